@@ -1,0 +1,108 @@
+"""Reading user tables (CSV): canonical column names, aliases, and validation.
+
+Every command that reads a CSV (``scaling import``, ``scaling fit …``) resolves its columns here,
+so the accepted aliases and the error messages are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScalingError
+
+#: canonical column -> accepted spellings (case-insensitive), canonical first.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "run": ("run", "run_id", "run_name"),
+    "params": ("params", "N", "n_params"),
+    "tokens": ("tokens", "D", "n_tokens"),
+    "step": ("step",),
+    "loss": ("loss",),
+    "name": ("name", "metric"),
+    "value": ("value",),
+    "kind": ("kind",),
+    "recipe": ("recipe",),
+    "seed": ("seed",),
+    "curve": ("curve",),
+}
+
+
+class TableError(ScalingError, ValueError):
+    """A user table lacks a column, or holds values that cannot be used."""
+
+
+def describe(column: str) -> str:
+    """``'tokens' (aliases: D, n_tokens)`` — how error messages name a column."""
+    names = ALIASES.get(column, (column,))
+    rest = [n for n in names if n != column]
+    return f"'{column}'" + (f" (aliases: {', '.join(rest)})" if rest else "")
+
+
+def read_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV with a clear error when the file is missing or not a table."""
+    if not os.path.exists(path):
+        raise TableError(f"no such file: {path}")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise TableError(f"{path} is not a readable CSV table: {e}") from e
+
+
+def resolve(df: pd.DataFrame, required: Iterable[str], optional: Iterable[str] = (),
+            source: str = "the table") -> pd.DataFrame:
+    """Rename aliased columns to their canonical names and check the required ones exist.
+
+    Columns that match no alias are kept unchanged (e.g. ``mix_*`` features).
+    """
+    lower = {c.lower(): c for c in df.columns}
+    rename: dict[str, str] = {}
+    wanted = list(required) + list(optional)
+    for canon in wanted:
+        for alias in ALIASES.get(canon, (canon,)):
+            if alias.lower() in lower:
+                rename[lower[alias.lower()]] = canon
+                break
+    out = df.rename(columns=rename)
+    missing = [c for c in required if c not in out.columns]
+    if missing:
+        have = ", ".join(map(str, df.columns)) or "none"
+        raise TableError(
+            f"{source} lacks column {' and '.join(describe(c) for c in missing)}; "
+            f"columns present: {have}"
+        )
+    return out
+
+
+def require_numeric(df: pd.DataFrame, columns: Iterable[str], positive: Iterable[str] = (),
+                    source: str = "the table") -> pd.DataFrame:
+    """Coerce columns to float; non-numeric cells and non-positive values are errors.
+
+    Empty cells (NaN) are left for the caller, who drops and counts them.
+    """
+    out = df.copy()
+    positive = set(positive)
+    for c in columns:
+        num = pd.to_numeric(out[c], errors="coerce")
+        bad = num.isna() & out[c].notna()
+        if bad.any():
+            rows = _row_list(bad)
+            raise TableError(f"column {describe(c)} of {source} is not numeric in rows {rows} "
+                             f"(e.g. {out.loc[bad, c].iloc[0]!r})")
+        if c in positive:
+            nonpos = num.notna() & (num <= 0)
+            if nonpos.any():
+                raise TableError(f"column {describe(c)} of {source} must be > 0; "
+                                 f"rows {_row_list(nonpos)} are not")
+        out[c] = num.astype(float)
+    return out
+
+
+def _row_list(mask: pd.Series, limit: int = 8) -> str:
+    # Row numbers as a user sees them in a spreadsheet: header is line 1, first data row 2.
+    rows = [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())]
+    s = ", ".join(map(str, rows[:limit]))
+    return s + (f" … ({len(rows)} in all)" if len(rows) > limit else "")
+
