@@ -106,7 +106,7 @@ def import_csv(path: str | os.PathLike, out: str | os.PathLike) -> ImportResult:
         # The id hashes the data too, so re-importing an edited table makes new runs.
         content = g[["step", "tokens", "kind", "name", "value"]].to_csv(index=False)
         run_id = f"{_slug(str(label))}-{config_hash({**config, 'data': content}, 8)}"
-        w = RunWriter(out, config, run_id=run_id)
+        w = RunWriter.in_grid(out, config, run_id=run_id)
         w.truncate_metrics_after(-1)  # re-import replaces the metrics
         g = g.sort_values(["step", "kind", "name"])
         w.log_many(

@@ -179,8 +179,9 @@ class RunWriter:
 
     Parameters
     ----------
-    root : path
-        The grid directory; the run lives in ``root/<run_id>``.
+    path : path
+        The run directory (created if needed). Use :meth:`in_grid` to place a run at
+        ``<grid>/<run_id>``.
     config : mapping
         The resolved, JSON-serialisable run configuration. ``run_id`` defaults to
         :func:`config_hash` of it. It is written to ``config.json`` at construction, i.e.
@@ -190,16 +191,18 @@ class RunWriter:
         Override the hash (used when importing runs that already have names).
     """
 
-    def __init__(self, root: str | os.PathLike, config: Mapping[str, Any],
+    def __init__(self, path: str | os.PathLike, config: Mapping[str, Any],
                  run_id: str | None = None):
         self.config = dict(config)
         self.run_id = run_id or self.config.get("run_id") or config_hash(self.config)
         self.config["run_id"] = self.run_id
-        self.path = Path(root) / self.run_id
+        self.path = Path(path)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create run directory {self.path}: {e.strerror}") from e
+        if not os.access(self.path, os.W_OK):
+            raise StoreError(f"run directory {self.path} is not writable")
         cfg_path = self.path / CONFIG
         if cfg_path.exists():
             try:
@@ -213,6 +216,13 @@ class RunWriter:
         else:
             atomic_write_text(cfg_path, json.dumps(self.config, indent=2, sort_keys=True,
                                                    default=_json_default) + "\n")
+
+    @classmethod
+    def in_grid(cls, root: str | os.PathLike, config: Mapping[str, Any],
+                run_id: str | None = None) -> RunWriter:
+        """The run ``<root>/<run_id>`` (run_id defaults to the config hash)."""
+        run_id = run_id or config.get("run_id") or config_hash(config)
+        return cls(Path(root) / run_id, config, run_id=run_id)
 
     # -- status -----------------------------------------------------------------------
     @property

@@ -13,7 +13,7 @@ CFG = {"recipe": "prose=1", "n_params": 1000, "n_params_total": 5000, "seed": 0,
 
 
 def _write_run(root, cfg=CFG, n=5, done=True):
-    w = RunWriter(root, cfg)
+    w = RunWriter.in_grid(root, cfg)
     for i in range(n):
         w.log(step=i, tokens=100 * i, kind="val_loss", name="prose", value=3.0 - 0.1 * i)
         w.log(step=i, tokens=100 * i, kind="skill", name="copy", value=0.1 * i)
@@ -37,18 +37,18 @@ def test_round_trip(tmp_path):
 
 
 def test_config_written_before_any_metric(tmp_path):
-    w = RunWriter(tmp_path, CFG)
+    w = RunWriter.in_grid(tmp_path, CFG)
     assert json.loads((w.path / "config.json").read_text())["recipe"] == "prose=1"
     assert not (w.path / "metrics.jsonl").exists()
     assert load_runs(tmp_path).runs["status"].tolist() == ["incomplete"]
 
 
 def test_same_config_resumes_different_config_is_refused(tmp_path):
-    RunWriter(tmp_path, CFG, run_id="r")
-    RunWriter(tmp_path, dict(CFG), run_id="r")  # same config: fine
+    RunWriter(tmp_path / "r", CFG)
+    RunWriter(tmp_path / "r", dict(CFG))  # same config: fine
     other = {**CFG, "seed": 1, "model": {"n_layer": 3, "d_model": 16}}
     with pytest.raises(ConfigMismatch) as e:
-        RunWriter(tmp_path, other, run_id="r")
+        RunWriter(tmp_path / "r", other)
     assert "seed" in str(e.value) and "model.n_layer" in str(e.value)
 
 
@@ -142,7 +142,7 @@ def test_checkpoint_with_code_is_refused(tmp_path):
 
 
 def _append_many(root, seed, n):
-    w = RunWriter(root, {**CFG, "seed": seed})
+    w = RunWriter.in_grid(root, {**CFG, "seed": seed})
     for i in range(n):
         w.log(step=i, tokens=i, kind="train_loss", name="train", value=float(i), pad="x" * 200)
     w.mark_done()
