@@ -1,0 +1,382 @@
+"""Grids: size × recipe × seed sweeps from a TOML spec, run locally or on a SLURM cluster.
+
+A spec (``runs/grids/*.toml``)::
+
+    name = "cpu-tiny"                      # the grid's name (default: the file's stem)
+    description = "…"
+    sizes = ["50k", "100k", "200k"]        # non-embedding parameter counts
+    tokens = "20x"                         # budget: a count ("2M") or tokens per parameter ("20x");
+                                           # or a table {"50k" = "1M", "100k" = "2M"} per size
+    seeds = [0]                            # default seeds of every recipe
+    recipes = ["prose=1", "prose=1;front=dyck:0.01"]   # --mix strings, or tables:
+    # [[recipes]]
+    # mix = "prose=1"
+    # seeds = [0, 1]
+    [train]                                # options of every run (RunConfig.from_args overrides)
+    schedule = "wsd"
+    branches = [0.25, 0.5]
+    batch_size = 16
+    [cluster]                              # submitit/SLURM parameters (executor "submitit")
+    timeout_min = 60
+    slurm_partition = "gpu"
+
+Every run lives in ``<out>/<run_id>`` (run_id = hash of its resolved config), so rerunning a grid
+skips DONE runs, resumes incomplete ones from their last checkpoint, and never mixes two configs.
+A per-run :class:`~scaling.lock.RunLock` keeps two grid processes (or a requeued cluster job) from
+training the same run at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import ScalingError
+from .lock import RunLock, RunLocked
+from .store import DONE, FAILED
+from .units import format_count
+
+TOP_KEYS = {"name", "description", "sizes", "tokens", "seeds", "recipes", "train", "cluster"}
+RECIPE_KEYS = {"mix", "seeds"}
+EXECUTORS = ("local", "submitit")
+
+
+class GridError(ScalingError, ValueError):
+    """A grid spec or grid option that cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """A parsed grid spec (see the module docstring for the TOML form)."""
+
+    name: str
+    """Grid name (the output folder's name by convention)."""
+    sizes: tuple[str, ...]
+    """Model sizes as given (``100k``)."""
+    recipes: tuple[tuple[str, tuple[int, ...]], ...]
+    """(recipe spec, seeds) pairs."""
+    tokens: str | dict[str, str]
+    """Budget for every size, or per size."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """Options passed to every run's config."""
+    cluster: dict[str, Any] = field(default_factory=dict)
+    """submitit executor parameters."""
+    description: str = ""
+    """Free text."""
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> GridSpec:
+        path = Path(path)
+        if not path.exists():
+            raise GridError(f"no such grid spec: {path}")
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise GridError(f"{path} is not valid TOML: {e}") from e
+        return cls.from_dict(raw, default_name=path.stem, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], default_name: str = "grid",
+                  source: str = "grid spec") -> GridSpec:
+        unknown = sorted(set(raw) - TOP_KEYS)
+        if unknown:
+            raise GridError(f"unknown key(s) {', '.join(map(repr, unknown))} in {source}; "
+                            f"known: {', '.join(sorted(TOP_KEYS))}")
+        for key in ("sizes", "tokens", "recipes"):
+            if key not in raw:
+                raise GridError(f"{source} lacks {key!r}")
+        sizes = raw["sizes"]
+        if not isinstance(sizes, list) or not sizes:
+            raise GridError(f"'sizes' in {source} must be a non-empty list, e.g. [\"100k\", \"1M\"]")
+        default_seeds = raw.get("seeds", [0])
+        recipes = []
+        for i, entry in enumerate(raw["recipes"]):
+            if isinstance(entry, str):
+                mix, seeds = entry, default_seeds
+            elif isinstance(entry, dict):
+                bad = sorted(set(entry) - RECIPE_KEYS)
+                if bad:
+                    raise GridError(f"unknown key(s) {', '.join(map(repr, bad))} in recipe "
+                                    f"#{i + 1} of {source}; known: mix, seeds")
+                if "mix" not in entry:
+                    raise GridError(f"recipe #{i + 1} of {source} lacks 'mix'")
+                mix, seeds = entry["mix"], entry.get("seeds", default_seeds)
+            else:
+                raise GridError(f"recipe #{i + 1} of {source} must be a --mix string or a table")
+            if not seeds or not all(isinstance(s, int) for s in seeds):
+                raise GridError(f"seeds of recipe {mix!r} in {source} must be a list of ints")
+            recipes.append((mix, tuple(seeds)))
+        tokens = raw["tokens"]
+        if isinstance(tokens, dict):
+            missing = [s for s in sizes if str(s) not in tokens]
+            if missing:
+                raise GridError(f"'tokens' in {source} has no budget for size(s) {missing}")
+            tokens = {str(k): str(v) for k, v in tokens.items()}
+        else:
+            tokens = str(tokens)
+        return cls(name=str(raw.get("name", default_name)), sizes=tuple(map(str, sizes)),
+                   recipes=tuple(recipes), tokens=tokens, train=dict(raw.get("train", {})),
+                   cluster=dict(raw.get("cluster", {})),
+                   description=str(raw.get("description", "")))
+
+    def budget(self, size: str) -> str:
+        return self.tokens[size] if isinstance(self.tokens, dict) else self.tokens
+
+    def configs(self) -> list:
+        """Every run's resolved :class:`~scaling.train.RunConfig`, validated before anything runs."""
+        from .train import RunConfig
+
+        out, seen, shapes = [], set(), {}
+        for mix, seeds in self.recipes:
+            for size in self.sizes:
+                for seed in seeds:
+                    try:
+                        cfg = RunConfig.from_args(size=size, mix=mix, tokens=self.budget(size),
+                                                  seed=seed, **self.train)
+                    except ScalingError as e:
+                        raise GridError(f"grid {self.name!r}, recipe {mix!r}, size {size}, "
+                                        f"seed {seed}: {e}") from e
+                    other = shapes.setdefault(cfg.shape, size)
+                    if other != size:
+                        raise GridError(f"sizes {other} and {size} of grid {self.name!r} both "
+                                        f"give the model {cfg.shape}; choose sizes further apart")
+                    if cfg.run_id in seen:
+                        raise GridError(f"grid {self.name!r} lists the run ({mix!r}, {size}, "
+                                        f"seed {seed}) twice")
+                    seen.add(cfg.run_id)
+                    out.append(cfg)
+        return out
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def run_status(run_dir: Path) -> str:
+    if (run_dir / DONE).exists():
+        return "done"
+    if (run_dir / FAILED).exists():
+        return "failed"
+    return "incomplete" if run_dir.exists() else "pending"
+
+
+def measure_throughput(configs: Sequence, device: str = "cpu", steps: int = 3) -> dict[int, float]:
+    """Training tokens/s of each distinct model shape, timed on ``device`` with random tokens.
+
+    Used by the dry run to turn FLOPs into wall time on *this* machine.
+    """
+    import torch
+
+    from .train import build_model
+
+    rates: dict[int, float] = {}
+    for cfg in configs:
+        key = hash((cfg.model, cfg.data.batch_size, cfg.data.seq_len))
+        if key in rates:
+            continue
+        torch.manual_seed(0)
+        model = build_model(cfg.model).to(device)
+        x = torch.randint(0, cfg.model.vocab_size, (cfg.data.batch_size, cfg.data.seq_len),
+                          device=device)
+        rates[key] = _tokens_per_second(model, x, steps)
+    return rates
+
+
+def _tokens_per_second(model, x, steps: int) -> float:
+    """Forward + backward + AdamW step on a fixed batch, after one warm-up step."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def step():
+        logits = model(x)
+        torch.nn.functional.cross_entropy(logits.flatten(0, 1), x.flatten()).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return x.numel() * steps / (time.perf_counter() - t0)
+
+
+def plan(spec: GridSpec, out: str | os.PathLike | None = None, device: str = "cpu",
+         timing: bool = True) -> pd.DataFrame:
+    """One row per run: id, size, shape, recipe, seed, tokens, FLOPs, estimated seconds, status."""
+    from .train import flops_per_token
+
+    configs = spec.configs()
+    rates = measure_throughput(configs, device) if timing else {}
+    rows = []
+    for cfg in configs:
+        flops = flops_per_token(cfg.model, cfg.data.seq_len) * cfg.data.tokens
+        rate = rates.get(hash((cfg.model, cfg.data.batch_size, cfg.data.seq_len)))
+        # WSD branches re-train their cooldowns: count those tokens too.
+        extra = sum(f * cfg.optim.decay_frac for f in cfg.optim.branches) * cfg.data.tokens
+        rows.append(dict(
+            run_id=cfg.run_id, size=format_count(cfg.n_params), n_params=cfg.n_params,
+            shape=str(cfg.shape), recipe=cfg.recipe, seed=cfg.seed, tokens=cfg.data.tokens,
+            flops=flops * (1 + extra / cfg.data.tokens),
+            est_seconds=(cfg.data.tokens + extra) / rate if rate else float("nan"),
+            status=run_status(Path(out) / cfg.run_id) if out else "pending",
+        ))
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def run_one(config: dict, run_dir: str, device: str | None = None,
+            progress: bool = False, threads: int | None = None) -> dict:
+    """Train one run under its lock; the unit of work of every executor (picklable)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    from .train import RunConfig, train
+
+    cfg = RunConfig.from_dict(config)
+    run_dir_p = Path(run_dir)
+    if (run_dir_p / DONE).exists():
+        return {"run_id": cfg.run_id, "status": "done", "reason": "already done", "skipped": True}
+    try:
+        with RunLock(run_dir_p):
+            res = train(cfg, run_dir_p, device=device, progress=progress)
+    except RunLocked as e:
+        return {"run_id": cfg.run_id, "status": "locked", "reason": str(e), "skipped": True}
+    except Exception as e:  # a crash of one run must not stop the grid
+        reason = f"{type(e).__name__}: {e}"
+        if run_dir_p.exists() and not (run_dir_p / DONE).exists():
+            from .store import atomic_write_text
+            atomic_write_text(run_dir_p / FAILED, f"crashed: {reason}\n")
+        return {"run_id": cfg.run_id, "status": "failed", "reason": reason, "skipped": False}
+    return {"run_id": cfg.run_id, "status": res.status, "reason": getattr(res, "reason", ""),
+            "skipped": False}
+
+
+@dataclass
+class GridResult:
+    out: Path
+    results: list[dict]
+    seconds: float
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return _count(self.results)
+
+    def summary(self) -> dict:
+        return {"out": str(self.out), "seconds": round(self.seconds, 2), "counts": self.counts,
+                "runs": self.results}
+
+
+def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jobs: int = 1,
+             device: str | None = None, retry_failed: bool = False, progress: bool = True,
+             on_result: Callable[[dict], None] | None = None) -> GridResult:
+    """Run every run of ``spec`` that is not DONE into ``out/<run_id>``.
+
+    Parameters
+    ----------
+    executor : {"local", "submitit"}
+        ``local`` trains in this process (``jobs=1``) or in ``jobs`` worker processes;
+        ``submitit`` submits a job array (SLURM when available, submitit's local executor
+        otherwise) with the spec's ``[cluster]`` parameters and waits for it.
+    retry_failed : bool
+        Clear FAILED markers and try those runs again (by default they are reported and left).
+    """
+    if executor not in EXECUTORS:
+        raise GridError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if executor == "submitit":
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise GridError("the submitit executor needs the 'cluster' extra: "
+                            "pip install 'scaling[cluster]' (or pip install submitit)") from None
+    if jobs < 1:
+        raise GridError("--jobs must be ≥ 1")
+    configs = spec.configs()  # every recipe and option validated before anything runs
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GridError(f"cannot create grid directory {out}: {e.strerror}") from e
+    t0 = time.perf_counter()
+    results: list[dict] = []
+    todo = []
+    for cfg in configs:
+        run_dir = out / cfg.run_id
+        status = run_status(run_dir)
+        if status == "failed" and retry_failed:
+            (run_dir / FAILED).unlink(missing_ok=True)
+            status = "incomplete"
+        if status in ("done", "failed"):
+            results.append({"run_id": cfg.run_id, "status": status, "skipped": True,
+                            "reason": (run_dir / (DONE if status == "done" else FAILED))
+                            .read_text().strip()})
+        else:
+            todo.append(cfg)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(configs), initial=len(results), desc=f"grid {spec.name}", unit="run",
+               disable=not progress or None)
+
+    def record(r: dict) -> None:
+        results.append(r)
+        bar.update(1)
+        bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in sorted(_count(results).items())))
+        if on_result:
+            on_result(r)
+
+    if executor == "submitit":
+        _run_submitit(spec, todo, out, device, record)
+    elif jobs == 1:
+        for cfg in todo:
+            bar.set_description_str(f"grid {spec.name}: {cfg.recipe} {format_count(cfg.n_params)}")
+            record(run_one(cfg.to_dict(), str(out / cfg.run_id), device, progress=progress))
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            futs = [pool.submit(run_one, cfg.to_dict(), str(out / cfg.run_id), device, False,
+                                threads) for cfg in todo]
+            for f in as_completed(futs):
+                record(f.result())
+    bar.close()
+    return GridResult(out=out, results=results, seconds=time.perf_counter() - t0)
+
+
+def _count(results: list[dict]) -> dict[str, int]:
+    c: dict[str, int] = {}
+    for r in results:
+        c[r["status"]] = c.get(r["status"], 0) + 1
+    return c
+
+
+def _run_submitit(spec: GridSpec, todo: list, out: Path, device: str | None,
+                  record: Callable[[dict], None]) -> None:
+    import submitit
+
+    if not todo:
+        return
+    folder = out / ".submitit"
+    params = dict(spec.cluster)
+    cluster = params.pop("cluster", None)
+    ex = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    params.setdefault("timeout_min", 60)
+    ex.update_parameters(name=f"scaling-{spec.name}", **params)
+    jobs = ex.map_array(run_one, [c.to_dict() for c in todo],
+                        [str(out / c.run_id) for c in todo], [device] * len(todo))
+    for job, cfg in zip(jobs, todo, strict=True):
+        try:
+            record(job.result())
+        except Exception as e:  # the job itself died (node failure, timeout, …)
+            record({"run_id": cfg.run_id, "status": "failed", "skipped": False,
+                    "reason": f"job {job.job_id}: {type(e).__name__}: {e}"})

@@ -1,0 +1,118 @@
+"""Grids: spec validation, resume after a kill, no-op rerun, locks between grid processes."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scaling import load_runs
+from scaling.cli import app
+from scaling.grid import GridError, GridSpec, run_grid
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+# Tiny on purpose: 2 sizes × 1 recipe, a few steps each.
+TINY = """
+name = "t"
+sizes = ["12k", "50k"]
+tokens = "16k"
+recipes = ["prose=1"]
+[train]
+batch_size = 4
+seq_len = 64
+val_batches = 1
+probe_n = 4
+"""
+
+
+def _spec(tmp_path, text=TINY, name="spec.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_unknown_key_is_named(tmp_path):
+    r = runner.invoke(app, ["grid", str(_spec(tmp_path, "learning_rate = 1\n" + TINY)),
+                            "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "'learning_rate'" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_train_option_is_named(tmp_path):
+    with pytest.raises(GridError, match="warmup_steps"):
+        GridSpec.load(_spec(tmp_path, TINY + "warmup_steps = 3\n")).configs()
+
+
+def test_invalid_recipe_is_named_before_anything_runs(tmp_path):
+    bad = TINY.replace('recipes = ["prose=1"]', 'recipes = ["prose=1", "prose=1;front=dyk:0.01"]')
+    r = runner.invoke(app, ["grid", str(_spec(tmp_path, bad)), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1
+    assert "dyk" in r.output and "prose=1;front=dyk:0.01" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_executor_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "submitit", None)
+    with pytest.raises(GridError, match="pip install"):
+        run_grid(GridSpec.load(_spec(tmp_path)), tmp_path / "o", executor="submitit")
+
+
+def test_dry_run_prints_plan(tmp_path):
+    r = runner.invoke(app, ["grid", str(_spec(tmp_path)), "--dry-run", "--json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout)
+    assert plan["runs"] == 2 and plan["flops"] > 0 and plan["est_seconds"] > 0
+    assert {p["status"] for p in plan["plan"]} == {"pending"}
+
+
+def test_grid_runs_then_rerun_is_a_noop(tmp_path):
+    spec = GridSpec.load(_spec(tmp_path))
+    res = run_grid(spec, tmp_path / "o", progress=False)
+    assert res.counts == {"done": 2}
+    metrics, runs = load_runs(tmp_path / "o")
+    assert sorted(runs["status"]) == ["done", "done"] and runs["n_params"].nunique() == 2
+    t0 = time.perf_counter()
+    again = run_grid(spec, tmp_path / "o", progress=False)
+    assert all(r["skipped"] for r in again.results) and time.perf_counter() - t0 < 20
+    assert len(load_runs(tmp_path / "o").metrics) == len(metrics)
+
+
+def test_submitit_local_executor(tmp_path):
+    pytest.importorskip("submitit")
+    spec = GridSpec.load(_spec(tmp_path, TINY.replace('["12k", "50k"]', '["12k"]')
+                               + '[cluster]\ncluster = "local"\ntimeout_min = 5\n'))
+    res = run_grid(spec, tmp_path / "o", executor="submitit", progress=False)
+    assert res.counts == {"done": 1}, res.results
+    assert load_runs(tmp_path / "o").runs["status"].tolist() == ["done"]
+
+
+def _grid_proc(spec, out):
+    return subprocess.Popen([sys.executable, "-m", "scaling", "grid", str(spec), "--out", str(out),
+                             "--json"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+
+
+def test_killed_grid_resumes_and_two_processes_never_share_a_run(tmp_path):
+    spec = _spec(tmp_path, TINY.replace('tokens = "16k"', 'tokens = "60k"'))
+    out = tmp_path / "o"
+    p = _grid_proc(spec, out)
+    deadline = time.time() + 120
+    while not list(out.glob("*/ckpt/*.pt")) and time.time() < deadline:  # mid-way through run 1
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # Two grid processes at once on the same directory: each run is trained exactly once.
+    a, b = _grid_proc(spec, out), _grid_proc(spec, out)
+    ra, rb = (json.loads(x.communicate(timeout=300)[0]) for x in (a, b))
+    trained = [r["run_id"] for r in ra["runs"] + rb["runs"] if not r["skipped"]]
+    assert len(trained) == len(set(trained))
+    metrics, runs = load_runs(out)
+    assert sorted(runs["status"]) == ["done", "done"]
+    per_run = metrics[metrics["kind"] == "val_loss"].groupby(["run_id", "step", "name"]).size()
+    assert (per_run == 1).all(), "a record was logged twice"
