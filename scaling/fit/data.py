@@ -1,0 +1,157 @@
+"""Getting fit inputs out of a CSV or a run store, and choosing which points a law sees.
+
+Point selection for loss laws (``points``):
+
+- ``"final"`` (default): the last checkpoint of every run — and of every (run, ``branch``)
+  when records carry a WSD decay ``branch`` key. Intermediate checkpoints of a run with a
+  decaying learning-rate schedule are not honest L(N, D) points (the schedule had not
+  finished), so the default uses only end points. A CSV without a ``run`` column is a table
+  of end points: every row is its own run and every row is used.
+- ``"all"``: every checkpoint (appropriate for constant-LR or WSD runs); the bootstrap still
+  resamples whole runs.
+- ``min_tokens``: additionally drop points below a token count (e.g. the noisy early part).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..tables import TableError, describe, read_csv, require_numeric, resolve
+from .laws import FitError
+
+POINTS = ("final", "all")
+
+
+def law_columns(df: pd.DataFrame, need_loss: bool = True, need_params: bool = True,
+                source: str = "the table") -> pd.DataFrame:
+    """Resolve ``params, tokens, loss`` (aliases N, D) and check values are numeric and > 0.
+
+    Rows with empty cells are kept as NaN (the fitter drops and counts them).
+    """
+    required = (["params"] if need_params else []) + ["tokens"] + (["loss"] if need_loss
+                                                                   else [])
+    df = resolve(df, required, ["run", "step", "recipe", "branch"], source=source)
+    return require_numeric(df, required, positive=required, source=source)
+
+
+def select_points(df: pd.DataFrame, points: str = "final",
+                  min_tokens: float | None = None) -> pd.DataFrame:
+    """Rows of a ``run, tokens, …`` frame that a law fit uses (see module docstring)."""
+    if points not in POINTS:
+        raise FitError(f"unknown points selection {points!r}; use one of {', '.join(POINTS)}")
+    out = df
+    if min_tokens is not None:
+        out = out[out["tokens"] >= float(min_tokens)]
+        if out.empty:
+            raise FitError(f"no points with tokens >= {min_tokens:g}; lower --min-tokens")
+    if points == "final" and "run" in out.columns:
+        keys = ["run"]
+        if "branch" in out.columns and out["branch"].notna().any():
+            out = out.assign(branch=out["branch"].astype(object).where(out["branch"].notna(),
+                                                                       "__main__"))
+            keys.append("branch")
+        out = out.loc[out.groupby(keys, sort=False)["tokens"].idxmax()]
+    return out.reset_index(drop=True)
+
+
+def _store_val_loss(path: Path, domain: str | None) -> tuple[pd.DataFrame, str]:
+    from ..store import load_runs
+
+    metrics = load_runs(path).metrics
+    vl = metrics[metrics["kind"] == "val_loss"]
+    if vl.empty:
+        raise FitError(f"no finished runs with val_loss records under {path}")
+    names = sorted(vl["name"].dropna().unique())
+    if domain is None:
+        if len(names) == 1:
+            domain = names[0]
+        elif "prose" in names:
+            domain = "prose"
+        else:
+            raise FitError(f"runs under {path} log val_loss for several domains "
+                           f"({', '.join(names)}); choose one with --domain")
+    elif domain not in names:
+        raise FitError(f"no val_loss for domain {domain!r} under {path}; "
+                       f"domains present: {', '.join(names)}")
+    # step-0 evaluations (tokens = 0) are no L(D) point
+    vl = vl[(vl["name"] == domain) & (vl["tokens"] > 0)]
+    df = pd.DataFrame({
+        "run": vl["run_id"].astype(str), "recipe": vl["recipe"].astype(str),
+        "params": pd.to_numeric(vl["n_params"], errors="coerce"),
+        "tokens": vl["tokens"], "loss": vl["value"], "step": vl["step"],
+    })
+    if "branch" in vl.columns:
+        df["branch"] = vl["branch"]
+    return df.reset_index(drop=True), domain
+
+
+def load_law_table(path: str | os.PathLike, domain: str | None = None,
+                   need_params: bool = True) -> tuple[pd.DataFrame, dict]:
+    """A frame ``run, recipe, params, tokens, loss[, step, branch]`` from a CSV or a run store.
+
+    Returns the frame and a dict of what was chosen (``domain``, ``source``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        df, domain = _store_val_loss(path, domain)
+        bad = ~(df["params"] > 0)
+        if need_params and bad.any():
+            raise FitError(f"runs {', '.join(df.loc[bad, 'run'].unique()[:5])} under {path} "
+                           "have no n_params in config.json")
+        return df, {"domain": domain, "source": str(path)}
+    if not path.exists():
+        raise TableError(f"no such file or run directory: {path}")
+    df = law_columns(read_csv(path), need_params=need_params, source=str(path))
+    if "run" not in df.columns:
+        df["run"] = [f"row{i + 2}" for i in range(len(df))]  # spreadsheet row numbers
+    df["run"] = df["run"].astype(str)
+    if "recipe" not in df.columns:
+        df["recipe"] = "all"
+    df["recipe"] = df["recipe"].astype(str)
+    return df, {"domain": None, "source": str(path)}
+
+
+def load_grok_table(path: str | os.PathLike, skill: str | None = None) -> pd.DataFrame:
+    """A frame ``curve, tokens, value`` from a CSV or from the ``skill`` records of a store.
+
+    From a store, a curve is one (run_id, skill name), labelled ``run_id/name``; ``recipe``
+    and ``skill`` columns are carried along for per-skill comparisons of recipes.
+    """
+    path = Path(path)
+    if path.is_dir():
+        from ..store import load_runs
+
+        metrics = load_runs(path).metrics
+        sk = metrics[metrics["kind"] == "skill"]
+        if skill is not None:
+            sk = sk[sk["name"] == skill]
+        if sk.empty:
+            raise FitError(f"no skill records{f' for {skill!r}' if skill else ''} in finished "
+                           f"runs under {path}")
+        return pd.DataFrame({
+            "curve": sk["run_id"].astype(str) + "/" + sk["name"].astype(str),
+            "tokens": sk["tokens"].astype(float), "value": sk["value"].astype(float),
+            "recipe": sk["recipe"].astype(str), "skill": sk["name"].astype(str),
+            "run": sk["run_id"].astype(str),
+        }).reset_index(drop=True)
+    if not path.exists():
+        raise TableError(f"no such file or run directory: {path}")
+    return grok_columns(read_csv(path), source=str(path))
+
+
+def grok_columns(df: pd.DataFrame, source: str = "the table", need_value: bool = True):
+    """Resolve ``curve, tokens, value``; tokens must be ≥ 0 (0 = step 0), values numeric."""
+    req = ["curve", "tokens"] + (["value"] if need_value else [])
+    df = resolve(df, req, ["recipe"], source=source)
+    df = require_numeric(df, [c for c in req if c != "curve"], source=source)
+    neg = df["tokens"] < 0
+    if neg.any():
+        rows = ", ".join(str(int(i) + 2) for i in np.flatnonzero(neg.to_numpy())[:8])
+        raise TableError(f"column {describe('tokens')} of {source} must be ≥ 0; rows {rows} "
+                         "are not")
+    df["curve"] = df["curve"].astype(str)
+    return df

@@ -1,0 +1,513 @@
+"""Grokking curves: a sigmoid in log-tokens per skill curve, and a verdict by model comparison.
+
+Each curve (tokens ``t``, value ``y``, e.g. probe accuracy) is fitted three ways on its points
+with ``t > 0`` (``x = ln t``; step-0 points carry no log-token and are set aside, counted in
+the curve's warnings):
+
+- flat:     ``y = ℓ``                                       (1 parameter)
+- linear:   ``y = i + s·x``                                 (2 parameters)
+- sigmoid:  ``y = f + (c − f) / (1 + exp(−(x − ln t½)/w))`` (4 parameters, :func:`forms.sigmoid_log`)
+
+and the verdict comes from BIC = n·ln(RSS/n) + k·ln n (Gaussian errors), never from a threshold
+on the values. The sigmoid counts as preferred when it beats the better of flat and linear by
+ΔBIC ≥ 6 ("strong" evidence, Kass & Raftery 1995; see :data:`STRONG_EVIDENCE`):
+
+- ``never``   — flat is preferred: no change within the observed tokens;
+- ``not_yet`` — linear is preferred (still moving, no transition seen), or the sigmoid is
+  preferred but its midpoint lies beyond the last observed tokens;
+- ``grokked`` — the sigmoid is preferred and its midpoint ``t½`` (the grokking time) lies
+  within the observed tokens (or before them).
+
+Fitting: small sets of curves go through lmfit (``engine="lmfit"``); thousands of curves go
+through a batched Levenberg–Marquardt in numpy (``engine="numpy"``), with every curve and
+every start one row of one array. ``engine="auto"`` picks lmfit up to 100 curves. Both start
+from the same grid (5 midpoints × 2 widths) and give the same optimum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .forms import GROK_MIN_WIDTH, sigmoid_log
+from .laws import FitError, _f, _z
+
+PARAMS = ("floor", "ceiling", "midpoint", "width")
+STATUSES = ("grokked", "not_yet", "never")
+MIN_POINTS = 6  # a 4-parameter sigmoid needs a few spare points for BIC to mean anything
+#: ΔBIC by which the sigmoid must beat the better simple model: "strong" evidence on the
+#: Kass & Raftery (1995) scale. Plain BIC over-rewards the sigmoid: under the flat and linear
+#: models its midpoint is undefined, so a step can be placed on any run of noise.
+STRONG_EVIDENCE = 6.0
+
+
+# --------------------------------------------------------------------------- batched LM
+
+
+def _sig_rj(theta, x):
+    """Residual model and Jacobian for rows ``theta [S, 4] = (f, c, m, ln w)``, ``x [S, n]``."""
+    f, c, m, lw = (theta[:, k:k + 1] for k in range(4))
+    w = np.exp(lw)
+    z = np.clip((x - m) / w, -60, 60)
+    s = 1.0 / (1.0 + np.exp(-z))
+    yhat = f + (c - f) * s
+    ds = (c - f) * s * (1 - s)
+    J = np.stack([1 - s, s, -ds / w, -ds * z], axis=-1)
+    return yhat, J
+
+
+def _batch_sigmoid(theta0, x, y, mask, lo, hi, max_iter=200):
+    theta = np.clip(theta0.copy(), lo, hi)
+    S = theta.shape[0]
+    lam = np.full(S, 1e-3)
+    yhat, J = _sig_rj(theta, x)
+    rss = (((y - yhat) * mask) ** 2).sum(1)
+    active = np.ones(S, bool)
+    eye = np.eye(4)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        Ja = J[idx] * mask[idx, :, None]
+        res = (y[idx] - yhat[idx]) * mask[idx]
+        Jt = Ja.transpose(0, 2, 1)
+        H = Jt @ Ja
+        g = (Jt @ res[..., None])[..., 0]
+        dH = np.einsum("spp->sp", H)
+        A = H + (lam[idx, None, None] * (dH[:, :, None] + 1e-9)) * eye
+        try:
+            step = np.linalg.solve(A, g[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = g / (np.einsum("spp->sp", A) + 1e-9)
+        step = np.where(np.isfinite(step), step, 0.0)
+        cand = np.clip(theta[idx] + step, lo[idx], hi[idx])
+        yc, Jc = _sig_rj(cand, x[idx])
+        rc = (((y[idx] - yc) * mask[idx]) ** 2).sum(1)
+        better = rc < rss[idx]
+        acc = idx[better]
+        gain = np.where(better, rss[idx] - rc, 0.0)
+        theta[acc], yhat[acc], J[acc], rss[acc] = cand[better], yc[better], Jc[better], rc[better]
+        lam[idx] = np.where(better, np.maximum(lam[idx] * 0.3, 1e-10), lam[idx] * 10)
+        done = (better & (gain <= 1e-10 * (rc + 1e-12))) | (lam[idx] > 1e10)
+        active[idx[done]] = False
+    return theta, rss
+
+
+def _starts(xmin, xmax, y_first, y_last, y_min, y_max):
+    """Starts per curve: 5 midpoints across the observed range × 2 widths (ln-tokens)."""
+    span = np.maximum(xmax - xmin, 1e-3)
+    out = []
+    for q in (0.1, 0.3, 0.5, 0.7, 0.9):
+        for wf in (0.04, 0.15):
+            m = xmin + q * span
+            w = np.maximum(wf * span, GROK_MIN_WIDTH * 2)
+            f0 = np.where(y_last >= y_first, y_min, y_max)
+            c0 = np.where(y_last >= y_first, y_max, y_min)
+            out.append(np.stack([f0, c0, m, np.log(w)], axis=1))
+    return np.stack(out, axis=1)  # [C, K, 4]
+
+
+def _bounds(xmin, xmax, ymin, ymax):
+    span = np.maximum(xmax - xmin, 1e-3)
+    yr = np.maximum(ymax - ymin, 1e-6)
+    lo = np.stack([ymin - 2 * yr, ymin - 2 * yr, xmin - span,
+                   np.full_like(xmin, np.log(GROK_MIN_WIDTH))], 1)
+    hi = np.stack([ymax + 2 * yr, ymax + 2 * yr, xmax + span, np.log(2 * span)], 1)
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class GrokResult:
+    """Per-curve sigmoid fits and verdicts. Build with :func:`fit_grok`.
+
+    Attributes
+    ----------
+    curves : DataFrame
+        One row per curve: curve, status, grokked, midpoint (tokens), width (ln-tokens),
+        floor, ceiling, their stderr and ``level`` intervals (``*_lo``, ``*_hi``), r2,
+        bic_flat, bic_linear, bic_sigmoid, n_points, warnings; plus ``recipe``/``skill``
+        when the input had them.
+    params : DataFrame
+        Long form: curve, name, value, stderr, ci_low, ci_high.
+    warnings : list of str
+        Whole-fit warnings (dropped rows, curves that could not be fitted).
+    """
+
+    curves: pd.DataFrame
+    level: float = 0.9
+    warnings: list[str] = field(default_factory=list)
+    cov: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def params(self) -> pd.DataFrame:
+        rows = []
+        for r in self.curves.itertuples():
+            for p in PARAMS:
+                rows.append({"curve": r.curve, "name": p, "value": getattr(r, p),
+                             "stderr": getattr(r, f"{p}_se"), "ci_low": getattr(r, f"{p}_lo"),
+                             "ci_high": getattr(r, f"{p}_hi")})
+        return pd.DataFrame(rows, columns=["curve", "name", "value", "stderr", "ci_low",
+                                           "ci_high"])
+
+    def select(self, **equal) -> GrokResult:
+        """The curves whose columns equal the given values, e.g. ``select(recipe="prose=1")``
+        (to compare recipes with :func:`speedup`)."""
+        keep = np.ones(len(self.curves), bool)
+        for col, val in equal.items():
+            if col not in self.curves.columns:
+                raise FitError(f"no column {col!r} in the curves; columns: "
+                               f"{', '.join(self.curves.columns)}")
+            keep &= (self.curves[col] == val).to_numpy()
+        cur = self.curves[keep].reset_index(drop=True)
+        return GrokResult(curves=cur, level=self.level, warnings=list(self.warnings),
+                          cov={k: v for k, v in self.cov.items() if k in set(cur["curve"])})
+
+    def _rows(self, curve, tokens):
+        if isinstance(curve, pd.DataFrame):
+            from .data import grok_columns
+
+            df = grok_columns(curve, need_value=False)
+            curve, tokens = df["curve"].to_numpy(), df["tokens"].to_numpy(float)
+        curve = np.atleast_1d(np.asarray(curve).astype(str))
+        tokens = np.atleast_1d(np.asarray(tokens, float))
+        curve = np.broadcast_to(curve, np.broadcast_shapes(curve.shape, tokens.shape))
+        tokens = np.broadcast_to(tokens, curve.shape)
+        known = self.curves.set_index("curve")
+        missing = sorted(set(curve) - set(known.index))
+        if missing:
+            raise FitError(f"no fitted curve named {', '.join(missing[:5])}; fitted curves: "
+                           f"{', '.join(known.index[:5])}{' …' if len(known) > 5 else ''}")
+        return curve, tokens, known
+
+    def predict(self, curve, tokens=None) -> np.ndarray:
+        """Value of each named curve's fit at ``tokens`` (or at the rows of a frame).
+
+        Curves without a sigmoid fit (too few points) predict NaN; tokens = 0 gives the
+        floor (the sigmoid's limit at ln t → −∞).
+        """
+        curve, tokens, known = self._rows(curve, tokens)
+        k = known.loc[curve]
+        with np.errstate(divide="ignore"):
+            return sigmoid_log(np.maximum(tokens, 1e-300), k["floor"].to_numpy(float),
+                               k["ceiling"].to_numpy(float), k["midpoint"].to_numpy(float),
+                               k["width"].to_numpy(float))
+
+    def predict_interval(self, curve, tokens=None, level: float | None = None):
+        """Delta-method interval of the fitted curve (parameter uncertainty) at ``tokens``."""
+        level = self.level if level is None else level
+        curve, tokens, known = self._rows(curve, tokens)
+        mid = self.predict(curve, tokens)
+        half = np.full(mid.shape, np.nan)
+        x = np.log(np.maximum(tokens, 1e-300))
+        for i, (c, xi) in enumerate(zip(curve, x, strict=True)):
+            cov = self.cov.get(c)
+            if cov is None:
+                continue
+            k = known.loc[c]
+            th = np.array([[k["floor"], k["ceiling"], np.log(k["midpoint"]), np.log(k["width"])]])
+            _, J = _sig_rj(th, np.array([[xi]]))
+            g = J[0, 0]
+            half[i] = _z(level) * np.sqrt(max(float(g @ cov @ g), 0.0))
+        return mid - half, mid + half
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe dict: ``{"curves": [{curve, grokked, midpoint, width, floor, ceiling, ci,
+        r2, status, warnings, ...}], "warnings": [...]}``."""
+        out = []
+        for r in self.curves.to_dict("records"):
+            d = {"curve": r["curve"], "grokked": bool(r["grokked"]), "status": r["status"]}
+            for p in PARAMS:
+                d[p] = _f(r[p])
+            d["ci"] = {p: [_f(r[f"{p}_lo"]), _f(r[f"{p}_hi"])] for p in PARAMS}
+            d["stderr"] = {p: _f(r[f"{p}_se"]) for p in PARAMS}
+            d["r2"] = _f(r["r2"])
+            d["bic"] = {"flat": _f(r["bic_flat"]), "linear": _f(r["bic_linear"]),
+                        "sigmoid": _f(r["bic_sigmoid"])}
+            d["n_points"] = int(r["n_points"])
+            for extra in ("recipe", "skill"):
+                if extra in r:
+                    d[extra] = r[extra]
+            d["warnings"] = list(r["warnings"])
+            out.append(d)
+        return {"curves": out, "level": self.level, "warnings": list(self.warnings)}
+
+    def report(self) -> str:
+        c = self.curves
+        counts = c["status"].value_counts().to_dict()
+        lines = [f"{len(c)} curves: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES)]
+        extra = [k for k in ("recipe", "skill") if k in c.columns]
+        show = c[["curve", *extra, "status", "midpoint", "midpoint_lo", "midpoint_hi",
+                  "width", "floor", "ceiling", "r2"]]
+        lines.append(show.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _bic(rss, n, k, scale):
+    # floor the RSS: a perfectly constant curve must not make ln(0) decide the verdict
+    return n * np.log(np.maximum(rss, 1e-24 * np.maximum(scale, 1.0) ** 2 * n) / n) \
+        + k * np.log(n)
+
+
+def _lmfit_one(x, y, start, lo, hi):
+    import lmfit
+
+    def model(x, floor, ceiling, log_midpoint, width):
+        return sigmoid_log(np.exp(x), floor, ceiling, np.exp(log_midpoint), width)
+
+    mod = lmfit.Model(model)
+    pars = mod.make_params(floor=start[0], ceiling=start[1], log_midpoint=start[2],
+                           width=np.exp(start[3]))
+    pars["floor"].set(min=lo[0], max=hi[0])
+    pars["ceiling"].set(min=lo[1], max=hi[1])
+    pars["log_midpoint"].set(min=lo[2], max=hi[2])
+    pars["width"].set(min=np.exp(lo[3]), max=np.exp(hi[3]))
+    res = mod.fit(y, pars, x=x)
+    v = res.params
+    th = np.array([v["floor"].value, v["ceiling"].value, v["log_midpoint"].value,
+                   np.log(v["width"].value)])
+    return th, float(np.sum(res.residual ** 2))
+
+
+def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> GrokResult:
+    """Fit every curve of a ``curve, tokens, value`` frame (see module docstring).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``curve``, ``tokens`` (≥ 0), ``value``; optional ``recipe``, ``skill``.
+    level : float
+        Coverage of the reported intervals (normal approximation on the fit's covariance;
+        the midpoint's interval is symmetric in ln-tokens).
+    engine : {"auto", "numpy", "lmfit"}
+
+    Returns
+    -------
+    GrokResult
+    """
+    from .data import grok_columns
+
+    if engine not in ("auto", "numpy", "lmfit"):
+        raise FitError(f"unknown engine {engine!r}; use auto, numpy or lmfit")
+    df = grok_columns(frame)
+    warnings = []
+    nan = df["value"].isna() | df["tokens"].isna()
+    if nan.any():
+        warnings.append(f"{int(nan.sum())} rows with missing tokens/value dropped")
+        df = df[~nan]
+    if df.empty:
+        raise FitError("no curve has any complete row")
+    extras = [c for c in ("recipe", "skill") if c in df.columns]
+    names = list(dict.fromkeys(df["curve"]))
+    C = len(names)
+    code = pd.Categorical(df["curve"], categories=names).codes
+    zero = (df["tokens"] <= 0).to_numpy()
+    n_zero = np.bincount(code[zero], minlength=C)
+    pos = df[~zero].assign(_c=code[~zero]).sort_values(["_c", "tokens"], kind="stable")
+    ci = pos["_c"].to_numpy()
+    n = np.bincount(ci, minlength=C)
+    col = pos.groupby("_c", sort=False).cumcount().to_numpy()
+    nmax = max(int(n.max()) if C else 1, 1)
+    x = np.zeros((C, nmax))
+    y = np.zeros((C, nmax))
+    mask = np.zeros((C, nmax))
+    x[ci, col] = np.log(pos["tokens"].to_numpy(float))
+    y[ci, col] = pos["value"].to_numpy(float)
+    mask[ci, col] = 1.0
+    last = np.maximum(n - 1, 0)
+    pad = mask == 0
+    x = np.where(pad, x[np.arange(C), last][:, None], x)
+    y = np.where(pad, y[np.arange(C), last][:, None], y)
+    curve_warn: list[list[str]] = [
+        [f"{int(z)} point(s) at tokens = 0 set aside (no log-token)"] if z else []
+        for z in n_zero]
+    first_rows = df.drop_duplicates("curve").set_index("curve")
+
+    big = np.where(mask > 0, x, np.inf)
+    xmin = np.where(n > 0, big.min(1), 0.0)
+    xmax = np.where(n > 0, np.where(mask > 0, x, -np.inf).max(1), 1.0)
+    ymin = np.where(n > 0, np.where(mask > 0, y, np.inf).min(1), 0.0)
+    ymax = np.where(n > 0, np.where(mask > 0, y, -np.inf).max(1), 1.0)
+    cnt = np.maximum(n, 1)
+    cols = np.arange(nmax)[None, :]
+    head = (cols < 3) & (mask > 0)
+    tail = (cols >= (n - 3)[:, None]) & (mask > 0)
+    y_first = (y * head).sum(1) / np.maximum(head.sum(1), 1)
+    y_last = (y * tail).sum(1) / np.maximum(tail.sum(1), 1)
+
+    # flat and linear-in-log alternatives, closed form
+    ybar = (y * mask).sum(1) / cnt
+    rss_flat = (((y - ybar[:, None]) * mask) ** 2).sum(1)
+    xbar = (x * mask).sum(1) / cnt
+    sxx = (((x - xbar[:, None]) * mask) ** 2).sum(1)
+    sxy = ((x - xbar[:, None]) * (y - ybar[:, None]) * mask).sum(1)
+    slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1), 0.0)
+    rss_lin = (((y - ybar[:, None] - slope[:, None] * (x - xbar[:, None])) * mask) ** 2).sum(1)
+
+    # sigmoid: all curves × all starts in one batch
+    st = _starts(xmin, xmax, y_first, y_last, ymin, ymax)
+    K = st.shape[1]
+    lo, hi = _bounds(xmin, xmax, ymin, ymax)
+    ok = n >= MIN_POINTS
+    theta = np.full((C, 4), np.nan)
+    rss_sig = np.full(C, np.nan)
+    if ok.any():
+        idx = np.flatnonzero(ok)
+        R = lambda a: np.repeat(a[idx], K, 0)  # noqa: E731  (one row per curve × start)
+        # screen: a few LM steps from every start, then only each curve's best continues
+        th, rs = _batch_sigmoid(st[idx].reshape(-1, 4), R(x), R(y), R(mask), R(lo), R(hi),
+                                max_iter=8)
+        rs = rs.reshape(len(idx), K)
+        best = np.argmin(np.where(np.isfinite(rs), rs, np.inf), axis=1)
+        th = th.reshape(len(idx), K, 4)[np.arange(len(idx)), best]
+        th, rs = _batch_sigmoid(th, x[idx], y[idx], mask[idx], lo[idx], hi[idx])
+        theta[idx] = th
+        rss_sig[idx] = rs
+        use_lmfit = engine == "lmfit" or (engine == "auto" and C <= 100)
+        if use_lmfit:
+            for i in idx:
+                m = n[i]
+                th_l, rs_l = _lmfit_one(x[i, :m], y[i, :m], theta[i], lo[i], hi[i])
+                if rs_l <= rss_sig[i] * (1 + 1e-9):
+                    theta[i], rss_sig[i] = th_l, rs_l
+    for i in np.flatnonzero(~ok):
+        curve_warn[i].append(f"only {n[i]} points with tokens > 0; a sigmoid needs "
+                             f"{MIN_POINTS}: no fit")
+
+    scale = np.maximum(np.abs(ymax), np.abs(ymin))
+    nn = np.maximum(n, 1)
+    bic_flat = _bic(rss_flat, nn, 1, scale)
+    bic_lin = _bic(rss_lin, nn, 2, scale)
+    bic_sig = np.where(ok, _bic(np.where(ok, rss_sig, 1.0), nn, 4, scale), np.inf)
+
+    rows = []
+    covs: dict[str, np.ndarray] = {}
+    z = _z(level)
+    for i, k in enumerate(names):
+        row: dict[str, Any] = {"curve": k, "n_points": int(n[i])}
+        for e in extras:
+            row[e] = str(first_rows.loc[k, e])
+        if n[i] < 3:
+            status = None
+            curve_warn[i].append("fewer than 3 points with tokens > 0: no verdict")
+        else:
+            simple = min(bic_flat[i], bic_lin[i])
+            if bic_sig[i] < simple - STRONG_EVIDENCE:
+                status = "grokked" if theta[i, 2] <= xmax[i] else "not_yet"
+            elif bic_lin[i] < bic_flat[i]:
+                status = "not_yet"
+            else:
+                status = "never"
+        vals = dict.fromkeys(PARAMS, np.nan)
+        se = dict.fromkeys(PARAMS, np.nan)
+        lo_ci = dict.fromkeys(PARAMS, np.nan)
+        hi_ci = dict.fromkeys(PARAMS, np.nan)
+        if ok[i]:
+            th = theta[i]
+            vals = {"floor": th[0], "ceiling": th[1], "midpoint": float(np.exp(th[2])),
+                    "width": float(np.exp(th[3]))}
+            _, J = _sig_rj(th[None, :], x[i:i + 1, :n[i]])
+            J = J[0]
+            s2 = rss_sig[i] / max(n[i] - 4, 1)
+            try:
+                cov = s2 * np.linalg.inv(J.T @ J)
+            except np.linalg.LinAlgError:
+                cov = np.full((4, 4), np.nan)
+            covs[k] = cov
+            sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+            se = {"floor": sd[0], "ceiling": sd[1], "midpoint": vals["midpoint"] * sd[2],
+                  "width": vals["width"] * sd[3]}
+            with np.errstate(over="ignore"):
+                lo_ci = {"floor": th[0] - z * sd[0], "ceiling": th[1] - z * sd[1],
+                         "midpoint": float(np.exp(th[2] - z * sd[2])),
+                         "width": float(np.exp(th[3] - z * sd[3]))}
+                hi_ci = {"floor": th[0] + z * sd[0], "ceiling": th[1] + z * sd[1],
+                         "midpoint": float(np.exp(th[2] + z * sd[2])),
+                         "width": float(np.exp(th[3] + z * sd[3]))}
+            if th[3] <= lo[i, 3] + 1e-6:
+                curve_warn[i].append("transition sharper than the checkpoint spacing resolves "
+                                     "(width at its lower bound)")
+            if status == "grokked" and not np.all(np.isfinite(sd)):
+                curve_warn[i].append("midpoint interval undefined (singular fit)")
+        for p in PARAMS:
+            row[p], row[f"{p}_se"], row[f"{p}_lo"], row[f"{p}_hi"] = \
+                vals[p], se[p], lo_ci[p], hi_ci[p]
+        row["status"] = status
+        row["grokked"] = status == "grokked"
+        row["r2"] = (1 - rss_sig[i] / rss_flat[i]) if ok[i] and rss_flat[i] > 0 else np.nan
+        row["bic_flat"], row["bic_linear"], row["bic_sigmoid"] = \
+            bic_flat[i], bic_lin[i], bic_sig[i]
+        row["warnings"] = curve_warn[i]
+        rows.append(row)
+    curves = pd.DataFrame(rows)
+    n_unfit = int((~ok).sum())
+    if n_unfit:
+        warnings.append(f"{n_unfit} curve(s) had fewer than {MIN_POINTS} points with tokens > 0 "
+                        "and got no sigmoid fit")
+    return GrokResult(curves=curves, level=level, warnings=warnings, cov=covs)
+
+
+def fit_grok_curve(tokens, value, level: float = 0.9, engine: str = "lmfit") -> GrokResult:
+    """Fit one curve given as arrays (a convenience over :func:`fit_grok`)."""
+    t = np.asarray(tokens, float)
+    return fit_grok(pd.DataFrame({"curve": "curve", "tokens": t,
+                                  "value": np.asarray(value, float)}), level, engine)
+
+
+# --------------------------------------------------------------------------- speed-up
+
+
+def speedup(baseline: GrokResult, other: GrokResult, by: str = "skill",
+            level: float = 0.9) -> pd.DataFrame:
+    r"""Per-skill speed-up of ``other`` over ``baseline``: ratio of grokking midpoints.
+
+    .. math:: s_k = t_{1/2}^{\mathrm{base}}(k) / t_{1/2}^{\mathrm{other}}(k)
+
+    ``s > 1``: ``other`` groks skill ``k`` earlier. Midpoints of the grokked curves of a
+    group (e.g. several seeds) are averaged in ln-tokens; the standard error combines each
+    curve's fit stderr with the spread between curves, and the interval is
+    ``exp(Δ ± z·se)``. ``by`` names the column that pairs curves (``skill`` from a run store;
+    else ``curve``, so curves with the same name are compared).
+    """
+    out = []
+    z = _z(level)
+
+    def stats(res):
+        c = res.curves
+        key = by if by in c.columns else "curve"
+        c = c[c["grokked"]].copy()
+        c["lm"] = np.log(c["midpoint"])
+        c["lse"] = c["midpoint_se"] / c["midpoint"]
+        res_ = {}
+        for k, g in c.groupby(key):
+            m = len(g)
+            within = float(np.nansum(g["lse"] ** 2)) / m ** 2
+            between = float(g["lm"].var(ddof=1)) / m if m > 1 else 0.0
+            res_[k] = (float(g["lm"].mean()), np.sqrt(within + between), m)
+        return res_
+
+    a, b = stats(baseline), stats(other)
+    for k in sorted(set(a) | set(b)):
+        if k in a and k in b:
+            d = a[k][0] - b[k][0]
+            se = float(np.hypot(a[k][1], b[k][1]))
+            out.append({by: k, "speedup": np.exp(d), "lower": np.exp(d - z * se),
+                        "upper": np.exp(d + z * se), "midpoint_baseline": np.exp(a[k][0]),
+                        "midpoint_other": np.exp(b[k][0]), "n_baseline": a[k][2],
+                        "n_other": b[k][2]})
+        else:
+            out.append({by: k, "speedup": np.nan, "lower": np.nan, "upper": np.nan,
+                        "midpoint_baseline": np.exp(a[k][0]) if k in a else np.nan,
+                        "midpoint_other": np.exp(b[k][0]) if k in b else np.nan,
+                        "n_baseline": a[k][2] if k in a else 0,
+                        "n_other": b[k][2] if k in b else 0})
+    return pd.DataFrame(out)

@@ -1,0 +1,400 @@
+"""Loss laws: L(D) = E + B·D^-β (``power``) and L(N, D) = E + A/N^α + B/D^β (``chinchilla``).
+
+Method (DESIGN.md; Hoffmann et al. 2022, Besiroglu et al. 2024): fit in log space as a
+log-sum-exp, Huber loss (δ = 1e-3) on the log residuals, from the full grid of starts
+(4,500 for ``chinchilla``) run as one vectorised batch (:mod:`scaling.fit.optim`), best few
+polished with L-BFGS-B.
+
+Intervals: bootstrap over *runs* (points are resampled in whole runs when run ids are given,
+one point per "run" otherwise), percentile intervals. The samples are stretched about the
+estimate by sqrt(G/(G−P)) (G runs, P parameters; the usual degrees-of-freedom correction,
+since a bootstrap of a P-parameter fit under-disperses by that factor). Each resample starts from the
+full-sample optimum and the next best distinct optima of the full-sample search (4 starts per
+resample), all resamples in one batch (resampling = integer multiplicities on the points).
+
+Identifiability: parameter correlations (bootstrap samples when there are any, else the
+Gauss–Newton curvature) and warnings when α and β cannot be told apart on the design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ScalingError
+from . import forms, optim
+
+FORMS = ("chinchilla", "power")
+
+
+class FitError(ScalingError, ValueError):
+    """The data cannot support the fit asked for (too few points, bad values, ...)."""
+
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2))
+
+
+@dataclass
+class LawResult:
+    """A fitted loss law. Build with :func:`fit_law` or :func:`fit_law_frame`.
+
+    Attributes
+    ----------
+    form : str
+        ``chinchilla`` or ``power``.
+    params : DataFrame
+        name, value, stderr, ci_low, ci_high (natural parameters E, A, B, alpha, beta).
+    bootstrap : DataFrame or None
+        One row per resample, one column per natural parameter (E, A, B, alpha, beta).
+    correlation : DataFrame
+        Correlations of the internal parameters (ln E, ln A, ln B, alpha, beta; labelled by
+        the natural names).
+    warnings : list of str
+        Everything a user must know before trusting the numbers.
+    """
+
+    form: str
+    theta: np.ndarray
+    params: pd.DataFrame
+    objective: float
+    n_points: int
+    n_runs: int
+    level: float
+    correlation: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    bootstrap: pd.DataFrame | None = None
+    cov: np.ndarray | None = None
+    data: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- values ----------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        return forms.LAW_SPECS[self.form]["names"]
+
+    @property
+    def values(self) -> dict[str, float]:
+        return dict(zip(self.params["name"], self.params["value"].astype(float), strict=True))
+
+    def _xy(self, x: tuple) -> tuple[np.ndarray | None, np.ndarray]:
+        if len(x) == 1 and isinstance(x[0], pd.DataFrame):
+            from .data import law_columns
+
+            df = law_columns(x[0], need_loss=False, need_params=self.form == "chinchilla")
+            return (df["params"].to_numpy(float) if self.form == "chinchilla" else None,
+                    df["tokens"].to_numpy(float))
+        if self.form == "chinchilla":
+            if len(x) != 2:
+                raise TypeError("chinchilla predict takes (N, D) or a frame with params, tokens")
+            return np.asarray(x[0], float), np.asarray(x[1], float)
+        if len(x) != 1:
+            raise TypeError("power predict takes (D) or a frame with a tokens column")
+        return None, np.asarray(x[0], float)
+
+    def _eval(self, p: dict, N, D):
+        if self.form == "chinchilla":
+            return forms.chinchilla(N, D, p["E"], p["A"], p["B"], p["alpha"], p["beta"])
+        return forms.power(D, p["E"], p["B"], p["beta"])
+
+    def predict(self, *x) -> np.ndarray:
+        """Loss at ``(N, D)`` (chinchilla) or ``D`` (power), or at the rows of a frame."""
+        N, D = self._xy(x)
+        return self._eval(self.values, N, D)
+
+    def samples(self) -> dict[str, np.ndarray]:
+        """Bootstrap samples as column vectors ``[B, 1]`` (broadcast against inputs)."""
+        if self.bootstrap is None or self.bootstrap.empty:
+            raise FitError("this fit has no bootstrap samples; refit with bootstrap > 0")
+        return {k: self.bootstrap[k].to_numpy(float)[:, None] for k in self.names}
+
+    def predict_interval(self, *x, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``level`` (default: the fit's) interval of the fitted mean loss at the inputs.
+
+        Bootstrap percentiles when the fit has samples, else the delta method on the
+        Gauss–Newton covariance. It covers parameter uncertainty, not the scatter of a
+        single new run around the law.
+        """
+        level = self.level if level is None else level
+        N, D = self._xy(x)
+        shape = np.broadcast_shapes(np.shape(D), () if N is None else np.shape(N))
+        if self.bootstrap is not None and not self.bootstrap.empty:
+            s = self.samples()
+            Nf = None if N is None else np.broadcast_to(N, shape).ravel()[None, :]
+            Df = np.broadcast_to(D, shape).ravel()[None, :]
+            pred = self._eval(s, Nf, Df)
+            lo, hi = np.nanquantile(pred, [(1 - level) / 2, (1 + level) / 2], axis=0)
+            return lo.reshape(shape), hi.reshape(shape)
+        mid = self.predict(*x)
+        if self.cov is None:
+            return np.full(shape, np.nan), np.full(shape, np.nan)
+        # delta method in log space: d ln L / d theta = LSE softmax weights (the Jacobian).
+        Nf = np.ones(shape) if N is None else np.broadcast_to(N, shape)
+        X = optim.design(self.form, Nf.ravel(), np.broadcast_to(D, shape).ravel())
+        _, J = optim.residuals_jacobian(self.form, self.theta[None, :], X, np.zeros(len(X)))
+        var = np.einsum("np,pq,nq->n", J[0], self.cov, J[0])
+        half = _z(level) * np.sqrt(np.maximum(var, 0)).reshape(shape)
+        return mid * np.exp(-half), mid * np.exp(half)
+
+    # -- inversion -------------------------------------------------------------------
+    def invert(self, L, N=None) -> np.ndarray:
+        """Tokens ``D`` at which the law reaches loss ``L`` (at size ``N`` for chinchilla).
+
+        Closed form ``D = (B / (L − E − A/N^α))^(1/β)``; ``inf`` where ``L`` is below the
+        reachable floor. Vectorised over ``L`` and ``N``.
+        """
+        p = self.values
+        if self.form == "chinchilla":
+            if N is None:
+                raise TypeError("chinchilla invert needs N")
+            return forms.chinchilla_invert(L, N, p["E"], p["A"], p["B"], p["alpha"], p["beta"])
+        return forms.power_invert(L, p["E"], p["B"], p["beta"])
+
+    def invert_samples(self, L, N=None) -> np.ndarray:
+        """:meth:`invert` for every bootstrap sample: array ``[B, *broadcast(L, N)]``."""
+        s = self.samples()
+        L = np.asarray(L, float)
+        shape = np.broadcast_shapes(L.shape, () if N is None else np.shape(N))
+        Lf = np.broadcast_to(L, shape).ravel()[None, :]
+        if self.form == "chinchilla":
+            if N is None:
+                raise TypeError("chinchilla invert needs N")
+            Nf = np.broadcast_to(np.asarray(N, float), shape).ravel()[None, :]
+            out = forms.chinchilla_invert(Lf, Nf, s["E"], s["A"], s["B"], s["alpha"], s["beta"])
+        else:
+            out = forms.power_invert(Lf, s["E"], s["B"], s["beta"])
+        return out.reshape((len(self.bootstrap),) + shape)
+
+    # -- reporting -------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe dict: ``form, params, ci, n_points, objective`` (+ stderr, warnings…)."""
+        p = self.params.set_index("name")
+        return {
+            "form": self.form,
+            "params": {k: float(p.loc[k, "value"]) for k in self.names},
+            "ci": {k: [_f(p.loc[k, "ci_low"]), _f(p.loc[k, "ci_high"])] for k in self.names},
+            "stderr": {k: _f(p.loc[k, "stderr"]) for k in self.names},
+            "level": self.level,
+            "n_points": int(self.n_points),
+            "n_runs": int(self.n_runs),
+            "objective": float(self.objective),
+            "bootstrap": 0 if self.bootstrap is None else int(len(self.bootstrap)),
+            "correlation": {k: {j: _f(self.correlation.loc[k, j]) for j in self.names}
+                            for k in self.names},
+            "correlation_of": "ln E, ln A, ln B, alpha, beta (fitted parameterisation)",
+            "warnings": list(self.warnings),
+            **{k: v for k, v in self.meta.items() if k in ("recipe", "domain", "points")},
+        }
+
+    def report(self) -> str:
+        """Human-readable table of the fit."""
+        head = (f"{self.form} law fitted to {self.n_points} points from {self.n_runs} runs "
+                f"(Huber objective {self.objective:.4g})")
+        if self.meta.get("recipe"):
+            head += f"; recipe {self.meta['recipe']}"
+        lines = [head]
+        pct = int(round(self.level * 100))
+        lines.append(f"{'param':>6} {'value':>12} {'stderr':>10}   {pct}% interval")
+        for r in self.params.itertuples():
+            lines.append(f"{r.name:>6} {r.value:12.5g} {r.stderr:10.3g}   "
+                         f"[{r.ci_low:.5g}, {r.ci_high:.5g}]")
+        if self.form == "chinchilla":
+            lines.append(f"corr(alpha, beta) = {self.correlation.loc['alpha', 'beta']:+.2f}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _f(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _check_inputs(form, N, D, L, runs):
+    if form not in FORMS:
+        raise FitError(f"unknown form {form!r}; known: {', '.join(FORMS)}")
+    D = np.asarray(D, float).ravel()
+    L = np.asarray(L, float).ravel()
+    N = np.ones_like(D) if (form == "power" and N is None) else np.asarray(N, float).ravel()
+    if not (len(N) == len(D) == len(L)):
+        raise FitError(f"N, D and L must have the same length (got {len(N)}, {len(D)}, {len(L)})")
+    runs = (np.arange(len(D)).astype(str) if runs is None
+            else np.asarray(runs).astype(str).ravel())
+    if len(runs) != len(D):
+        raise FitError("runs must have one entry per point")
+    warnings = []
+    nan = np.isnan(N) | np.isnan(D) | np.isnan(L)
+    if nan.any():
+        warnings.append(f"{int(nan.sum())} points with missing values dropped")
+        N, D, L, runs = N[~nan], D[~nan], L[~nan], runs[~nan]
+    for name, v in (("params (N)", N), ("tokens (D)", D), ("loss", L)):
+        bad = ~(v > 0) | ~np.isfinite(v)
+        if bad.any():
+            rows = ", ".join(map(str, np.flatnonzero(bad)[:8]))
+            raise FitError(f"{name} must be finite and > 0; points {rows} are not "
+                           "(drop them or fix the table)")
+    n_par = len(forms.LAW_SPECS[form]["names"])
+    if len(L) <= n_par:
+        raise FitError(f"the {form} law has {n_par} parameters but only {len(L)} points were "
+                       f"given; need at least {n_par + 1}")
+    if form == "chinchilla" and len(np.unique(N)) < 2:
+        raise FitError("a chinchilla fit needs at least 2 model sizes (A and E cannot be told "
+                       "apart from one); use form='power' (--form power) for one size")
+    if len(np.unique(D)) < 3:
+        raise FitError(f"need at least 3 distinct token counts to fit B and beta; got "
+                       f"{len(np.unique(D))}")
+    return N, D, L, runs, warnings
+
+
+def _correlation(cov: np.ndarray) -> np.ndarray:
+    sd = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
+    c = cov / np.outer(sd, sd)
+    return np.clip(c, -1, 1)
+
+
+def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, seed: int = 0,
+            level: float = 0.9, delta: float = optim.HUBER_DELTA) -> LawResult:
+    r"""Fit a loss law to points ``(N_i, D_i, L_i)``.
+
+    .. math:: \min_\theta \sum_i \mathrm{Huber}_\delta\big(\mathrm{LSE}(a-\alpha\ln N_i,
+              b-\beta\ln D_i, e) - \ln L_i\big)
+
+    Parameters
+    ----------
+    N, D, L : array-like
+        Non-embedding parameters, tokens, loss (all > 0). ``N`` may be None for ``power``.
+    runs : array-like, optional
+        Run id of each point; the bootstrap resamples whole runs. Without it every point is
+        its own run.
+    form : {"chinchilla", "power"}
+    bootstrap : int
+        Number of bootstrap resamples (0: intervals from the Gauss–Newton covariance).
+    seed : int
+        Seed of the bootstrap.
+    level : float
+        Coverage of the reported intervals (default 0.9).
+    delta : float
+        Huber δ on log residuals (1e-3, as in Hoffmann et al.).
+
+    Returns
+    -------
+    LawResult
+    """
+    N, D, L, runs, warnings = _check_inputs(form, N, D, L, runs)
+    spec = forms.LAW_SPECS[form]
+    bounds = np.array(spec["bounds"], float)
+    X = optim.design(form, N, D)
+    logL = np.log(L)
+    theta, fbest, info = optim.multistart(form, forms.start_grid(form), X, logL, bounds,
+                                          delta=delta)
+    res = info["result"]
+    P = len(theta)
+
+    # Gauss-Newton covariance (least-squares approximation) at the optimum.
+    r, J = optim.residuals_jacobian(form, theta[None, :], X, logL)
+    r, J = r[0], J[0]
+    dof = max(len(r) - P, 1)
+    s2 = float(r @ r) / dof
+    try:
+        cov = s2 * np.linalg.pinv(J.T @ J)
+    except np.linalg.LinAlgError:
+        cov = np.full((P, P), np.nan)
+
+    # warnings: bounds and convergence
+    span = bounds[:, 1] - bounds[:, 0]
+    at_bound = (np.abs(theta - bounds[:, 0]) < 1e-6 * span) | \
+               (np.abs(theta - bounds[:, 1]) < 1e-6 * span)
+    for k in np.flatnonzero(at_bound):
+        warnings.append(
+            f"{spec['names'][k]} sits at its bound ({spec['internal'][k]} in "
+            f"[{bounds[k, 0]:g}, {bounds[k, 1]:g}]); the data do not pin it down")
+    # L-BFGS-B often ends with a line-search "abnormal" at a Huber optimum (the objective is
+    # only C1); the batched LM's own stopping rule (no further decrease) then decides.
+    if not (res.success or info["converged_lm"][info["best_polished"]]):
+        warnings.append(f"optimiser did not converge ({res.message}); treat the fit as rough")
+
+    # bootstrap over runs, vectorised: multiplicities per point
+    boot_internal = None
+    if bootstrap and bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        uniq, inv = np.unique(runs, return_inverse=True)
+        G = len(uniq)
+        if G < 3:
+            warnings.append(f"only {G} runs: the bootstrap over runs cannot resolve uncertainty")
+        draws = rng.integers(0, G, size=(bootstrap, G))
+        counts = np.zeros((bootstrap, G))
+        np.add.at(counts, (np.repeat(np.arange(bootstrap), G), draws.ravel()), 1.0)
+        W = counts[:, inv]  # [B, n]
+        extra = info["theta"][optim.distinct_best(info["theta"], info["f"], 4, tol=1e-2)]
+        starts0 = np.vstack([theta[None, :], extra])[:4]
+        K = len(starts0)
+        starts = np.tile(starts0, (bootstrap, 1))
+        Wrep = np.repeat(W, K, axis=0)
+        th_b, f_b, _ = optim.batch_lm_chunked(form, starts, X, logL, bounds, weights=Wrep,
+                                              delta=delta, max_iter=400)
+        f_b = np.where(np.isfinite(f_b), f_b, np.inf).reshape(bootstrap, K)
+        pick = np.argmin(f_b, axis=1)
+        boot_internal = th_b.reshape(bootstrap, K, P)[np.arange(bootstrap), pick]
+        # Degrees-of-freedom correction: the bootstrap spread of a P-parameter fit to G
+        # independent runs underestimates the sampling spread by about sqrt((G-P)/G), so the
+        # samples are stretched about the estimate by sqrt(G/(G-P)) (internal parameters).
+        if G > P + 1:
+            boot_internal = theta + np.sqrt(G / (G - P)) * (boot_internal - theta)
+
+    names = spec["names"]
+    nat = forms.to_natural(form, theta)
+    values = np.array([float(nat[k]) for k in names])
+    a = (1 - level) / 2
+    if boot_internal is not None:
+        bn = forms.to_natural(form, boot_internal)
+        boot = pd.DataFrame({k: bn[k] for k in names})
+        stderr = boot.std(ddof=1).to_numpy()
+        lo = boot.quantile(a).to_numpy()
+        hi = boot.quantile(1 - a).to_numpy()
+        corr = np.corrcoef(boot_internal.T) if bootstrap > 2 else _correlation(cov)
+    else:
+        boot = None
+        se_int = np.sqrt(np.clip(np.diag(cov), 0, None))
+        z = _z(level)
+        lo_i, hi_i = theta - z * se_int, theta + z * se_int
+        is_log = np.array([n in ("e", "a", "b") for n in spec["internal"]])
+        stderr = np.where(is_log, values * se_int, se_int)
+        lo = np.where(is_log, np.exp(lo_i), lo_i)
+        hi = np.where(is_log, np.exp(hi_i), hi_i)
+        corr = _correlation(cov)
+    corr = pd.DataFrame(np.nan_to_num(corr, nan=0.0), index=list(names), columns=list(names))
+
+    if form == "chinchilla":
+        design_corr = np.corrcoef(X[:, 0], X[:, 1])[0, 1] if np.std(X[:, 0]) > 0 and \
+            np.std(X[:, 1]) > 0 else 0.0
+        rho = float(corr.loc["alpha", "beta"])
+        if abs(design_corr) > 0.98:
+            warnings.append(
+                f"alpha and beta are not separable on this design: ln N and ln D move together "
+                f"(correlation {design_corr:+.3f}, e.g. a fixed tokens-per-parameter ratio); "
+                "add runs with several budgets per size")
+        elif abs(rho) > 0.95:
+            warnings.append(
+                f"alpha and beta are not separable on this design: their estimates are "
+                f"correlated {rho:+.2f}; add sizes or budgets")
+    if boot is not None:
+        wide = [k for k, v, l_, h_ in zip(names, values, lo, hi, strict=True)
+                if k in ("alpha", "beta") and (h_ - l_) > max(1.0, 2 * abs(v))]
+        for k in wide:
+            warnings.append(f"{k} is poorly determined: its {int(level * 100)}% interval is wider"
+                            " than the value itself")
+
+    params = pd.DataFrame({"name": list(names), "value": values, "stderr": stderr,
+                           "ci_low": lo, "ci_high": hi})
+    data = pd.DataFrame({"run": runs, "params": N, "tokens": D, "loss": L})
+    return LawResult(form=form, theta=theta, params=params, objective=fbest,
+                     n_points=len(L), n_runs=len(np.unique(runs)), level=level,
+                     correlation=corr, warnings=warnings, bootstrap=boot, cov=cov, data=data,
+                     meta={"n_starts": info["n_starts"]})

@@ -1,0 +1,154 @@
+"""Grokking-curve fits: midpoints of known sigmoids, verdicts by model comparison, edge cases."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scaling import RunWriter
+from scaling.fit import fit_grok, fit_grok_curve, load_grok_table, sigmoid_log, speedup
+from scaling.tables import TableError
+
+TOKENS = np.geomspace(1e5, 1e9, 30)
+
+
+def sigmoid_curves(n, seed, noise=0.02, prefix="g"):
+    rng = np.random.default_rng(seed)
+    rows, truth = [], {}
+    for i in range(n):
+        mid = float(np.exp(rng.uniform(np.log(1e6), np.log(1e8))))
+        width = rng.uniform(0.2, 0.8)
+        v = sigmoid_log(TOKENS, 0.02, 0.95, mid, width) + noise * rng.standard_normal(30)
+        truth[f"{prefix}{i}"] = mid
+        rows += [(f"{prefix}{i}", t, y) for t, y in zip(TOKENS, v, strict=True)]
+    return pd.DataFrame(rows, columns=["curve", "tokens", "value"]), truth
+
+
+def flat_curves(n, seed, noise=0.02):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        v = 0.05 + noise * rng.standard_normal(30)
+        rows += [(f"f{i}", t, y) for t, y in zip(TOKENS, v, strict=True)]
+    return pd.DataFrame(rows, columns=["curve", "tokens", "value"])
+
+
+def test_midpoints_recovered_within_5_percent_in_log_tokens():
+    df, truth = sigmoid_curves(100, seed=0)
+    res = fit_grok(df, engine="numpy")
+    c = res.curves.set_index("curve")
+    true = np.array([truth[k] for k in c.index])
+    assert (c["status"] == "grokked").all()
+    rel = np.abs(np.log(c["midpoint"]) / np.log(true) - 1)
+    assert rel.max() < 0.05
+    assert np.median(np.abs(np.log(c["midpoint"] / true))) < 0.05  # tokens within ~5%
+    covered = (c["midpoint_lo"] <= true) & (true <= c["midpoint_hi"])
+    assert covered.mean() > 0.75
+
+
+def test_flat_noisy_curves_are_rarely_called_grokked():
+    res = fit_grok(flat_curves(200, seed=1), engine="numpy")
+    assert res.curves["grokked"].mean() <= 0.05
+    assert (res.curves["status"] == "never").mean() >= 0.8
+
+
+def test_linear_in_log_curve_is_not_yet_and_late_sigmoid_is_not_yet():
+    rng = np.random.default_rng(2)
+    lin = 0.05 + 0.03 * np.log(TOKENS / 1e5) + 0.01 * rng.standard_normal(30)
+    late = sigmoid_log(TOKENS, 0.0, 1.0, 5e9, 0.5) + 0.01 * rng.standard_normal(30)
+    df = pd.concat([pd.DataFrame({"curve": "lin", "tokens": TOKENS, "value": lin}),
+                    pd.DataFrame({"curve": "late", "tokens": TOKENS, "value": late})])
+    c = fit_grok(df).curves.set_index("curve")
+    assert c.loc["lin", "status"] == "not_yet"
+    assert c.loc["late", "status"] == "not_yet"
+    assert not c["grokked"].any()
+
+
+def test_lmfit_and_batched_engines_agree():
+    df, _ = sigmoid_curves(5, seed=3)
+    a = fit_grok(df, engine="lmfit").curves.set_index("curve")
+    b = fit_grok(df, engine="numpy").curves.set_index("curve")
+    np.testing.assert_allclose(np.log(a["midpoint"]), np.log(b["midpoint"]), rtol=1e-4)
+    np.testing.assert_allclose(a["width"], b["width"], rtol=1e-3)
+
+
+def test_step_zero_constant_and_short_curves_do_not_crash():
+    t = np.concatenate([[0.0], TOKENS])
+    good = sigmoid_log(np.maximum(t, 1), 0.0, 1.0, 1e7, 0.4)
+    df = pd.concat([
+        pd.DataFrame({"curve": "zero", "tokens": t, "value": good}),
+        pd.DataFrame({"curve": "const", "tokens": t, "value": 0.25}),
+        pd.DataFrame({"curve": "short", "tokens": [0, 1e6, 1e7, 1e8], "value": [0, 0, 1, 1.0]}),
+        pd.DataFrame({"curve": "nan", "tokens": TOKENS, "value": np.where(
+            np.arange(30) == 4, np.nan, sigmoid_log(TOKENS, 0.0, 1.0, 1e6, 0.3))}),
+    ])
+    res = fit_grok(df)
+    c = res.curves.set_index("curve")
+    assert c.loc["zero", "status"] == "grokked"
+    assert c.loc["zero", "midpoint"] == pytest.approx(1e7, rel=0.01)
+    assert any("tokens = 0" in w for w in c.loc["zero", "warnings"])
+    assert c.loc["const", "status"] == "never" and not c.loc["const", "grokked"]
+    assert np.isnan(c.loc["short", "midpoint"]) and c.loc["short", "warnings"]
+    assert c.loc["nan", "status"] == "grokked"
+    assert any("1 rows with missing" in w for w in res.warnings)
+    s = res.summary()
+    assert {d["curve"] for d in s["curves"]} == {"zero", "const", "short", "nan"}
+    assert set(s["curves"][0]) >= {"curve", "grokked", "midpoint", "width", "floor", "ceiling",
+                                   "ci", "r2", "status"}
+    # predictions: at tokens 0 the sigmoid's floor
+    p = res.predict(["zero", "zero"], [0.0, 1e9])
+    assert p[0] == pytest.approx(c.loc["zero", "floor"], abs=1e-6)
+    assert p[1] == pytest.approx(1.0, abs=0.01)
+    lo, hi = res.predict_interval(["zero"], [1e7])
+    assert lo[0] <= 0.5 + 1e-3 and hi[0] >= 0.5 - 1e-3
+
+
+def test_bad_grok_tables_are_named():
+    with pytest.raises(TableError, match="lacks column 'curve'"):
+        fit_grok(pd.DataFrame({"tokens": [1, 2], "value": [0, 1]}))
+    with pytest.raises(TableError, match="must be ≥ 0; rows 4 are not"):
+        fit_grok(pd.DataFrame({"curve": "a", "tokens": [1, 2, -1], "value": [0, 1, 1]}))
+
+
+def test_speedup_is_ratio_of_midpoints_with_interval():
+    rng = np.random.default_rng(4)
+    frames = {}
+    for recipe, mid in (("base", 4e7), ("dyck", 1e7)):
+        rows = []
+        for seed in range(3):
+            for skill, f in (("copy", 1.0), ("sort", 3.0)):
+                v = sigmoid_log(TOKENS, 0.0, 1.0, mid * f, 0.4) + 0.02 * rng.standard_normal(30)
+                rows += [(f"{recipe}{seed}/{skill}", t, y, skill) for t, y in
+                         zip(TOKENS, v, strict=True)]
+        frames[recipe] = fit_grok(pd.DataFrame(rows, columns=["curve", "tokens", "value",
+                                                              "skill"]))
+    sp = speedup(frames["base"], frames["dyck"], by="skill").set_index("skill")
+    both = fit_grok(pd.concat([
+        pd.DataFrame({"curve": f"{r}/copy", "tokens": TOKENS, "skill": "copy", "recipe": r,
+                      "value": sigmoid_log(TOKENS, 0.0, 1.0, m, 0.4)})
+        for r, m in (("base", 4e7), ("dyck", 2e7))]))
+    sp2 = speedup(both.select(recipe="base"), both.select(recipe="dyck"))
+    assert sp2["speedup"].iloc[0] == pytest.approx(2.0, rel=1e-3)
+    for skill in ("copy", "sort"):
+        assert sp.loc[skill, "speedup"] == pytest.approx(4.0, rel=0.1)
+        assert sp.loc[skill, "lower"] < 4.0 < sp.loc[skill, "upper"]
+        assert sp.loc[skill, "n_baseline"] == 3
+
+
+def test_grok_from_run_store(tmp_path):
+    for seed in range(2):
+        w = RunWriter.in_grid(tmp_path / "g", {"recipe": "prose=1", "n_params": 1000,
+                                               "seed": seed})
+        w.log_many([dict(step=i, tokens=int(t), kind="skill", name=name,
+                         value=float(sigmoid_log(max(t, 1), 0, 1, m, 0.5)))
+                    for i, t in enumerate(np.concatenate([[0], TOKENS]))
+                    for name, m in (("copy", 1e6), ("add", 1e8))])
+        w.mark_done()
+    df = load_grok_table(tmp_path / "g")
+    res = fit_grok(df)
+    c = res.curves
+    assert len(c) == 4 and c["grokked"].all()
+    assert set(c["skill"]) == {"copy", "add"}
+    add = c[c["skill"] == "add"]["midpoint"]
+    assert np.allclose(add, 1e8, rtol=0.01)
+    one = fit_grok_curve(TOKENS, sigmoid_log(TOKENS, 0.1, 0.9, 3e6, 0.3))
+    assert one.curves["midpoint"].iloc[0] == pytest.approx(3e6, rel=1e-3)
