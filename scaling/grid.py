@@ -6,12 +6,15 @@ A spec (``runs/grids/*.toml``)::
     description = "…"
     sizes = ["50k", "100k", "200k"]        # non-embedding parameter counts
     tokens = "20x"                         # budget: a count ("2M") or tokens per parameter ("20x");
-                                           # or a table {"50k" = "1M", "100k" = "2M"} per size
+                                           # a list (one run per budget), or a table per size
+                                           # {"50k" = "1M", "100k" = ["1M", "2M"]}
     seeds = [0]                            # default seeds of every recipe
     recipes = ["prose=1", "prose=1;front=dyck:0.01"]   # --mix strings, or tables:
     # [[recipes]]
-    # mix = "prose=1"
+    # mix = "prose=1;mid=code:0.3@0.4"
     # seeds = [0, 1]
+    # tokens = ["250k", "500k", "1M"]     # this recipe's own budgets (one run each)
+    # train = { branches = [] }            # and options overriding [train]
     [train]                                # options of every run (RunConfig.from_args overrides)
     schedule = "wsd"
     branches = [0.25, 0.5]
@@ -46,12 +49,46 @@ from .store import DONE, FAILED
 from .units import format_count
 
 TOP_KEYS = {"name", "description", "sizes", "tokens", "seeds", "recipes", "train", "cluster"}
-RECIPE_KEYS = {"mix", "seeds"}
+RECIPE_KEYS = {"mix", "seeds", "tokens", "train"}
 EXECUTORS = ("local", "submitit")
 
 
 class GridError(ScalingError, ValueError):
     """A grid spec or grid option that cannot be used as given."""
+
+
+Budget = str | tuple[str, ...] | dict[str, tuple[str, ...]]
+
+
+def _budget(value: Any, sizes: Sequence[str], where: str) -> Budget:
+    """A budget as written (``"2M"``, ``["1M", "2M"]``, ``{"100k" = "2M"}``), normalised."""
+    def as_tuple(v: Any) -> tuple[str, ...]:
+        vals = v if isinstance(v, list) else [v]
+        if not vals or not all(isinstance(x, str | int | float) for x in vals):
+            raise GridError(f"'tokens' in {where} must be a count like \"2M\", \"20x\", or a "
+                            "list of them")
+        return tuple(str(x) for x in vals)
+
+    if isinstance(value, dict):
+        missing = [s for s in sizes if s not in {str(k) for k in value}]
+        if missing:
+            raise GridError(f"'tokens' in {where} has no budget for size(s) {missing}")
+        return {str(k): as_tuple(v) for k, v in value.items()}
+    return as_tuple(value)
+
+
+@dataclass(frozen=True)
+class RecipeEntry:
+    """One recipe of a grid: its seeds, and optionally its own budgets and run options."""
+
+    mix: str
+    """The ``--mix`` spec."""
+    seeds: tuple[int, ...]
+    """Seeds to run."""
+    tokens: Budget | None = None
+    """Budgets overriding the grid's (several budgets = one run each)."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """Run options overriding the grid's ``[train]`` table."""
 
 
 @dataclass(frozen=True)
@@ -62,10 +99,10 @@ class GridSpec:
     """Grid name (the output folder's name by convention)."""
     sizes: tuple[str, ...]
     """Model sizes as given (``100k``)."""
-    recipes: tuple[tuple[str, tuple[int, ...]], ...]
-    """(recipe spec, seeds) pairs."""
-    tokens: str | dict[str, str]
-    """Budget for every size, or per size."""
+    recipes: tuple[RecipeEntry, ...]
+    """The recipes with their seeds and overrides."""
+    tokens: Budget
+    """Budget(s) of every run, or per size."""
     train: dict[str, Any] = field(default_factory=dict)
     """Options passed to every run's config."""
     cluster: dict[str, Any] = field(default_factory=dict)
@@ -97,63 +134,62 @@ class GridSpec:
         sizes = raw["sizes"]
         if not isinstance(sizes, list) or not sizes:
             raise GridError(f"'sizes' in {source} must be a non-empty list, e.g. [\"100k\", \"1M\"]")
+        sizes = tuple(map(str, sizes))
         default_seeds = raw.get("seeds", [0])
         recipes = []
         for i, entry in enumerate(raw["recipes"]):
             if isinstance(entry, str):
-                mix, seeds = entry, default_seeds
-            elif isinstance(entry, dict):
-                bad = sorted(set(entry) - RECIPE_KEYS)
-                if bad:
-                    raise GridError(f"unknown key(s) {', '.join(map(repr, bad))} in recipe "
-                                    f"#{i + 1} of {source}; known: mix, seeds")
-                if "mix" not in entry:
-                    raise GridError(f"recipe #{i + 1} of {source} lacks 'mix'")
-                mix, seeds = entry["mix"], entry.get("seeds", default_seeds)
-            else:
+                entry = {"mix": entry}
+            if not isinstance(entry, dict):
                 raise GridError(f"recipe #{i + 1} of {source} must be a --mix string or a table")
+            bad = sorted(set(entry) - RECIPE_KEYS)
+            if bad:
+                raise GridError(f"unknown key(s) {', '.join(map(repr, bad))} in recipe "
+                                f"#{i + 1} of {source}; known: {', '.join(sorted(RECIPE_KEYS))}")
+            if "mix" not in entry:
+                raise GridError(f"recipe #{i + 1} of {source} lacks 'mix'")
+            mix, seeds = entry["mix"], entry.get("seeds", default_seeds)
             if not seeds or not all(isinstance(s, int) for s in seeds):
                 raise GridError(f"seeds of recipe {mix!r} in {source} must be a list of ints")
-            recipes.append((mix, tuple(seeds)))
-        tokens = raw["tokens"]
-        if isinstance(tokens, dict):
-            missing = [s for s in sizes if str(s) not in tokens]
-            if missing:
-                raise GridError(f"'tokens' in {source} has no budget for size(s) {missing}")
-            tokens = {str(k): str(v) for k, v in tokens.items()}
-        else:
-            tokens = str(tokens)
-        return cls(name=str(raw.get("name", default_name)), sizes=tuple(map(str, sizes)),
-                   recipes=tuple(recipes), tokens=tokens, train=dict(raw.get("train", {})),
-                   cluster=dict(raw.get("cluster", {})),
+            tokens = entry.get("tokens")
+            recipes.append(RecipeEntry(
+                mix=mix, seeds=tuple(seeds),
+                tokens=None if tokens is None else _budget(tokens, sizes, f"recipe {mix!r}"),
+                train=dict(entry.get("train", {}))))
+        return cls(name=str(raw.get("name", default_name)), sizes=sizes,
+                   recipes=tuple(recipes), tokens=_budget(raw["tokens"], sizes, source),
+                   train=dict(raw.get("train", {})), cluster=dict(raw.get("cluster", {})),
                    description=str(raw.get("description", "")))
 
-    def budget(self, size: str) -> str:
-        return self.tokens[size] if isinstance(self.tokens, dict) else self.tokens
+    def budgets(self, entry: RecipeEntry, size: str) -> tuple[str, ...]:
+        b = self.tokens if entry.tokens is None else entry.tokens
+        return b[size] if isinstance(b, dict) else b
 
     def configs(self) -> list:
         """Every run's resolved :class:`~scaling.train.RunConfig`, validated before anything runs."""
         from .train import RunConfig
 
         out, seen, shapes = [], set(), {}
-        for mix, seeds in self.recipes:
+        for e in self.recipes:
             for size in self.sizes:
-                for seed in seeds:
-                    try:
-                        cfg = RunConfig.from_args(size=size, mix=mix, tokens=self.budget(size),
-                                                  seed=seed, **self.train)
-                    except ScalingError as e:
-                        raise GridError(f"grid {self.name!r}, recipe {mix!r}, size {size}, "
-                                        f"seed {seed}: {e}") from e
-                    other = shapes.setdefault(cfg.shape, size)
-                    if other != size:
-                        raise GridError(f"sizes {other} and {size} of grid {self.name!r} both "
-                                        f"give the model {cfg.shape}; choose sizes further apart")
-                    if cfg.run_id in seen:
-                        raise GridError(f"grid {self.name!r} lists the run ({mix!r}, {size}, "
-                                        f"seed {seed}) twice")
-                    seen.add(cfg.run_id)
-                    out.append(cfg)
+                for tokens in self.budgets(e, size):
+                    for seed in e.seeds:
+                        where = (f"grid {self.name!r}, recipe {e.mix!r}, size {size}, "
+                                 f"tokens {tokens}, seed {seed}")
+                        try:
+                            cfg = RunConfig.from_args(size=size, mix=e.mix, tokens=tokens,
+                                                      seed=seed, **{**self.train, **e.train})
+                        except ScalingError as err:
+                            raise GridError(f"{where}: {err}") from err
+                        other = shapes.setdefault(cfg.shape, size)
+                        if other != size:
+                            raise GridError(f"sizes {other} and {size} of grid {self.name!r} "
+                                            f"both give the model {cfg.shape}; choose sizes "
+                                            "further apart")
+                        if cfg.run_id in seen:
+                            raise GridError(f"{where}: the same run is listed twice")
+                        seen.add(cfg.run_id)
+                        out.append(cfg)
         return out
 
 
