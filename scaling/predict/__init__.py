@@ -1,0 +1,18 @@
+"""Prediction layer: data savings of a recipe vs a baseline at a target size, with intervals.
+
+- :func:`predict_savings` — the savings ratio ``s = D_r / D_b`` (DESIGN.md) from per-recipe
+  loss laws, bootstrap intervals, extrapolation flags and widening, per-skill speed-ups.
+- :func:`backtest` — hold out the largest size, predict it from the rest, score the answers.
+- :func:`suggest_run` — which extra small run would most shrink the savings interval.
+- :func:`load_grid` — read a store once; pass the :class:`Grid` to several calls (fits are
+  cached on it, e.g. the baseline's law when predicting many recipes).
+- :mod:`scaling.predict.simulate` — grids from known laws (tests, calibration).
+"""
+
+from .backtest import BacktestResult, backtest
+from .grid import Grid, load_grid
+from .savings import PredictError, SavingsPrediction, predict_savings
+from .suggest import Suggestion, suggest_run
+
+__all__ = ["BacktestResult", "Grid", "PredictError", "SavingsPrediction", "Suggestion",
+           "backtest", "load_grid", "predict_savings", "suggest_run"]

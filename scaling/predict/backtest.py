@@ -1,0 +1,272 @@
+r"""Backtest: hold out the grid's largest model size, predict it from the rest, score it.
+
+Cases (every one has a prediction, a ``level`` interval and a truth):
+
+- **loss**: every end point (run end and WSD decay-branch end) of every held-out run whose
+  recipe has ≥ 2 smaller sizes. Prediction: that recipe's Chinchilla law fitted on the smaller
+  sizes, at the held-out (N, D). Interval: the bootstrap samples of the law at (N, D), times
+  a log-normal term with sd :math:`\sqrt{\sigma_{res}^2 + \tau_L^2}` — ``σ_res`` the fit's
+  log-residual scatter (a single new run scatters about the law) and ``τ_L`` the
+  extrapolation widening of :mod:`scaling.predict.savings` for the loss. Error:
+  ``|pred − obs| / obs``.
+- **savings**: every non-baseline recipe with held-out runs, at the held-out size and the
+  baseline's largest held-out budget ``D_b``. Prediction: :func:`savings_at` on the smaller
+  sizes (so it is extrapolated and widened exactly as a user's answer would be).
+  *Truth* comes from the held-out runs alone (no run of a smaller size enters it): per-size
+  power laws :math:`L(D) = E + B D^{-β}` fitted to the baseline's and to the recipe's
+  held-out end points (all seeds, all budgets or decay branches) give
+  :math:`L_b = L^{held}_b(D_b)` and :math:`D_r = (L^{held}_r)^{-1}(L_b)` — smoothing the
+  seed noise of single end points, which would otherwise move every recipe's truth together
+  (``truth_method: power law on the held-out runs``). With fewer than 4 held-out end points
+  or 3 budgets, the baseline's observed loss at ``D_b`` (mean over seeds) and a log-log
+  linear interpolation of the recipe's end points (mean over seeds per budget) that bracket
+  it are used instead (``observed`` / ``interpolated``); no bracket → no savings case.
+  Error: ``|s_pred − s_true|``.
+
+``coverage`` is the share of all cases whose truth lies in the interval; it is also given
+per kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ScalingError
+from ..fit import fit_law_frame
+from ..units import format_count
+from .grid import Grid, PredictError, load_grid, one_blas_thread
+from .savings import WIDEN_C, _Fits, _loss, fit_recipe, procedural_share, quantiles, savings_at
+
+
+@dataclass
+class BacktestResult:
+    """Errors and coverage of predictions for the held-out largest size."""
+
+    held_out_size: float
+    loss_rel_error: float
+    savings_abs_error: float
+    coverage: float
+    coverage_loss: float
+    coverage_savings: float
+    level: float
+    target_domain: str | None
+    cases: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON contract of ``scaling backtest --json`` (DESIGN.md) plus extra keys."""
+        return {"held_out_size": float(self.held_out_size),
+                "loss_rel_error": _f(self.loss_rel_error),
+                "savings_abs_error": _f(self.savings_abs_error), "coverage": _f(self.coverage),
+                "coverage_loss": _f(self.coverage_loss),
+                "coverage_savings": _f(self.coverage_savings), "level": self.level,
+                "target_domain": self.target_domain,
+                "n_cases": {"loss": sum(c["kind"] == "loss" for c in self.cases),
+                            "savings": sum(c["kind"] == "savings" for c in self.cases)},
+                "cases": self.cases, "warnings": list(self.warnings)}
+
+    def report(self) -> str:
+        pct = int(round(self.level * 100))
+        nl = sum(c["kind"] == "loss" for c in self.cases)
+        ns = len(self.cases) - nl
+        lines = [f"backtest: held out size {format_count(self.held_out_size)}, predicted from the "
+                 f"smaller sizes (target: {self.target_domain or 'the table'})",
+                 f"  loss     mean relative error {_pct(self.loss_rel_error)} over {nl} end "
+                 f"points; {pct}% interval coverage {_pct(self.coverage_loss)}",
+                 f"  savings  mean absolute error {_num(self.savings_abs_error)} over {ns} "
+                 f"recipes; coverage {_pct(self.coverage_savings)}",
+                 f"  coverage over all {len(self.cases)} cases: {_pct(self.coverage)}"]
+        for c in self.cases:
+            if c["kind"] == "savings":
+                lo, hi = c["interval"]
+                lines.append(f"    {c['recipe']}: predicted s = {_num(c['predicted'])} "
+                             f"[{_num(lo)}, {_num(hi)}], truth {_num(c['truth'])} "
+                             f"({c['truth_method']})")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _f(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.1%}"
+
+
+def _num(x) -> str:
+    if x is not None and np.isinf(x):
+        return "∞"
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.3g}"
+
+
+def _loss_drift(rest: Grid, recipe: str, ratio: float) -> float:
+    """Drift of ln L per unit log-size from refitting ``rest`` without its largest size."""
+    sizes = rest.sizes(recipe)
+    if len(sizes) < 3:
+        return float("nan")
+    n_max, n2 = float(sizes[-1]), float(sizes[-2])
+    try:
+        full = fit_recipe(rest, recipe, "chinchilla", 0)
+        red = fit_recipe(rest.below(n_max), recipe, "chinchilla", 0)
+    except ScalingError:
+        return float("nan")
+    a, b = full.predict(n_max, ratio * n_max), red.predict(n_max, ratio * n_max)
+    return float(abs(np.log(b / a)) / np.log(n_max / n2))
+
+
+def _power(pts):
+    """Per-size power law L(D) fitted to held-out end points (None when it cannot be)."""
+    if len(pts) < 4 or pts["tokens"].nunique() < 3:
+        return None
+    try:
+        return fit_law_frame(pts.assign(run=pts["unit"])[["run", "tokens", "loss"]],
+                             form="power", points="all")
+    except ScalingError:
+        return None
+
+
+def _held_out_loss(bpts, D_b: float) -> tuple[float, str]:
+    """The baseline's loss at ``D_b`` from its held-out runs (see module docstring)."""
+    law = _power(bpts)
+    if law is not None:
+        return float(law.predict(D_b)), "power law on the held-out runs"
+    return float(bpts.loc[np.isclose(bpts["tokens"], D_b), "loss"].mean()), "observed"
+
+
+def _truth_tokens(pts, L_b: float) -> tuple[float, str]:
+    """Where the recipe's held-out curve crosses loss ``L_b`` (see module docstring)."""
+    law = _power(pts)
+    if law is not None:
+        D = float(law.invert(L_b))
+        if np.isfinite(D):
+            return D, "power law on the held-out runs"
+    g = pts.groupby("tokens", as_index=False)["loss"].mean().sort_values("tokens")
+    D, L = g["tokens"].to_numpy(float), g["loss"].to_numpy(float)
+    for j in range(len(D) - 1):
+        a, b = L[j], L[j + 1]
+        if (a - L_b) * (b - L_b) <= 0 and a != b:
+            lam = (np.log(L_b) - np.log(a)) / (np.log(b) - np.log(a))
+            return float(np.exp(np.log(D[j]) + lam * (np.log(D[j + 1]) - np.log(D[j])))), \
+                "interpolated"
+    return float("nan"), "unavailable"
+
+
+@one_blas_thread
+def backtest(runs, target_domain: str | None = None, baseline: str | None = None,
+             count_procedural: bool = True, bootstrap: int = 200, level: float = 0.9,
+             seed: int = 0) -> BacktestResult:
+    """Hold out the largest size of ``runs`` and score predictions of it (module docstring).
+
+    Parameters
+    ----------
+    runs : path, DataFrame or Grid
+        As for :func:`~scaling.predict.predict_savings`.
+    target_domain, baseline, count_procedural, bootstrap, level, seed
+        As for :func:`~scaling.predict.predict_savings`.
+    """
+    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain)
+    sizes = grid.sizes()
+    if len(sizes) < 3:
+        raise PredictError(f"a backtest holds out the largest size and fits L(N, D) on the rest, "
+                           f"so it needs at least 3 model sizes; the grid has "
+                           f"{', '.join(map(format_count, sizes))}")
+    N_h = float(sizes[-1])
+    rest = grid.without_size(N_h)
+    held = grid.points[np.isclose(grid.points["params"], N_h, rtol=1e-9)]
+    warnings, cases = [], []
+    fits = {}
+    for r in sorted(held["recipe"].unique()):
+        if len(rest.sizes(r)) < 2:
+            warnings.append(f"{r} has fewer than 2 smaller sizes: left out of the backtest")
+            continue
+        fits[r] = fit_recipe(rest, r, "chinchilla", bootstrap, seed, level)
+    if not fits:
+        raise PredictError("no recipe has held-out runs and at least 2 smaller sizes to fit")
+    rng = np.random.default_rng(seed + 11)
+    n_top = float(rest.sizes().max())
+    d_N = float(np.log(N_h / n_top))
+    for r, law in fits.items():
+        pts = held[held["recipe"] == r]
+        data = law.data
+        res = np.log(data["loss"]) - np.log(law.predict(data["params"].to_numpy(float),
+                                                         data["tokens"].to_numpy(float)))
+        sigma = float(np.sqrt(np.mean(res ** 2)))
+        ratio = float(np.median(pts["tokens"] / pts["params"]))
+        drift = _loss_drift(rest, r, ratio)
+        if not np.isfinite(drift):
+            sm = law.samples()
+            top = rest.sizes(r)
+            span = np.log(top[-1] / top[0])
+            drift = float(np.std(np.log(_loss(law, sm, top[-1], ratio * top[-1]))) / span)
+        tau = WIDEN_C * drift * d_N
+        sm = law.samples()
+        for p in pts.itertuples():
+            pred = float(law.predict(N_h, p.tokens))
+            s = np.asarray(_loss(law, sm, N_h, p.tokens), float).ravel()
+            s = s * np.exp(np.hypot(sigma, tau) * rng.standard_normal(s.size))
+            lo, hi = quantiles(s, level)
+            cases.append({"kind": "loss", "recipe": r, "run": p.run, "size": N_h,
+                          "tokens": float(p.tokens), "observed": float(p.loss),
+                          "predicted": pred, "interval": [lo, hi],
+                          "rel_error": abs(pred - p.loss) / p.loss,
+                          "covered": bool(lo <= p.loss <= hi)})
+    # savings cases
+    try:
+        b = grid.default_baseline() if baseline is None else grid.resolve(baseline)
+    except PredictError as e:
+        b = None
+        warnings.append(f"no savings cases: {e}")
+    if b is not None and b not in fits:
+        warnings.append(f"no savings cases: the baseline {b} has no held-out runs with 2 smaller "
+                        "sizes")
+        b = None
+    if b is not None:
+        bpts = held[held["recipe"] == b]
+        D_b = float(bpts["tokens"].max())
+        L_b, how_b = _held_out_loss(bpts, D_b)
+        for r in fits:
+            if r == b:
+                continue
+            pts = held[held["recipe"] == r]
+            D_r, how = _truth_tokens(pts, L_b)
+            share_r = 0.0 if count_procedural else procedural_share(r)
+            share_b = 0.0 if count_procedural else procedural_share(b)
+            truth = D_r * (1 - share_r) / (D_b * (1 - share_b))
+            try:
+                ans = savings_at(rest, r, b, N_h, D_b, count_procedural, bootstrap, level, seed,
+                                 fits=_Fits("chinchilla", fits[b], fits[r], None))
+            except ScalingError as e:
+                warnings.append(f"savings of {r} could not be predicted: {e}")
+                continue
+            if not np.isfinite(truth):
+                warnings.append(f"{r}: its held-out runs give no truth for the savings "
+                                f"(loss {L_b:.4g} not reached and too few points to extrapolate)")
+                continue
+            lo, hi = ans.interval
+            cases.append({"kind": "savings", "recipe": r, "baseline": b, "size": N_h,
+                          "tokens": D_b, "truth": truth, "truth_method": how,
+                          "baseline_loss_method": how_b,
+                          "predicted": ans.savings_ratio, "interval": [lo, hi],
+                          "abs_error": abs(ans.savings_ratio - truth),
+                          "covered": bool(lo <= truth <= hi)})
+    loss_c = [c for c in cases if c["kind"] == "loss"]
+    sav_c = [c for c in cases if c["kind"] == "savings"]
+
+    def mean(xs):
+        xs = [x for x in xs if np.isfinite(x)]
+        return float(np.mean(xs)) if xs else float("nan")
+
+    return BacktestResult(
+        held_out_size=N_h, loss_rel_error=mean([c["rel_error"] for c in loss_c]),
+        savings_abs_error=mean([c["abs_error"] for c in sav_c]),
+        coverage=mean([float(c["covered"]) for c in cases]),
+        coverage_loss=mean([float(c["covered"]) for c in loss_c]),
+        coverage_savings=mean([float(c["covered"]) for c in sav_c]), level=level,
+        target_domain=grid.domain, cases=cases, warnings=warnings)

@@ -1,0 +1,220 @@
+"""What the prediction layer needs from a run store: end points per recipe, recipe names, sizes.
+
+A *grid* here is the law table of one target domain (``run, recipe, params, tokens, loss``
+[+ ``branch``]) as :func:`scaling.fit.load_law_table` builds it, reduced to the points a law
+fit uses (:func:`scaling.fit.select_points`, ``points="final"``: the end point of every run
+and of every WSD decay branch).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ScalingError
+from ..fit import load_law_table, select_points
+from ..recipe import parse_recipe
+from ..tables import resolve
+
+#: The baseline used when none is given (DESIGN.md: ``prose=1`` in the reference grid).
+DEFAULT_BASELINE = "prose=1"
+
+
+class PredictError(ScalingError, ValueError):
+    """A prediction request that cannot be answered as asked (the message says what to fix)."""
+
+
+def canonical(name: str) -> str:
+    """Canonical recipe name (``parse_recipe(name).name``); names that are not ``--mix``
+    strings (imported tables: ``A``, ``imported``) stay as they are."""
+    try:
+        return parse_recipe(str(name)).name
+    except ScalingError:
+        return str(name)
+
+
+@dataclass
+class Grid:
+    """End points of a run store (or law-table frame) for one target domain.
+
+    Attributes
+    ----------
+    points : DataFrame
+        ``run, recipe, params, tokens, loss, unit``: one row per run end point (and WSD
+        branch end point); ``recipe`` holds canonical names; ``unit`` is the bootstrap unit.
+    domain : str or None
+        The target domain (None for a CSV/frame without domains).
+    source : str or None
+        Where the points came from (a path), for messages.
+    path : Path or None
+        The store, when the grid came from one (the skill view reads its probes).
+    """
+
+    points: pd.DataFrame
+    domain: str | None = None
+    source: str | None = None
+    path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    skill_records: pd.DataFrame | None = field(default=None, repr=False)
+    """The store's ``kind == "skill"`` records (for the per-skill view), when loaded."""
+    fits: dict = field(default_factory=dict, repr=False)
+    """Cache of laws fitted to these points (see :func:`scaling.predict.savings.fit_recipe`)."""
+
+    @property
+    def recipes(self) -> list[str]:
+        return sorted(self.points["recipe"].unique())
+
+    def of(self, recipe: str) -> pd.DataFrame:
+        return self.points[self.points["recipe"] == recipe]
+
+    def sizes(self, recipe: str | None = None) -> np.ndarray:
+        p = self.points if recipe is None else self.of(recipe)
+        return np.sort(p["params"].unique())
+
+    def without_size(self, size: float) -> Grid:
+        keep = ~np.isclose(self.points["params"], size, rtol=1e-9)
+        return Grid(self.points[keep].reset_index(drop=True), self.domain, self.source,
+                    self.path, list(self.notes))
+
+    def below(self, size: float) -> Grid:
+        """The points of models smaller than ``size`` (cached, so are the fits to them)."""
+        key = ("below", float(size))
+        if key not in self.fits:
+            pts = self.points[self.points["params"] < size * (1 - 1e-9)]
+            self.fits[key] = Grid(pts.reset_index(drop=True), self.domain, self.source,
+                                  self.path, list(self.notes))
+        return self.fits[key]
+
+    def with_points(self, extra: pd.DataFrame) -> Grid:
+        pts = pd.concat([self.points, extra[self.points.columns]], ignore_index=True)
+        return Grid(pts, self.domain, self.source, self.path, list(self.notes))
+
+    def resolve(self, spec: str, what: str = "--mix") -> str | None:
+        """The grid's name for recipe ``spec`` (canonicalised), or None when not in the grid.
+
+        A spec that is neither in the grid nor a valid recipe raises the recipe parser's
+        error (which names the offending part)."""
+        spec = str(spec).strip()
+        if spec in self.recipes:
+            return spec
+        name = canonical(spec)
+        if name in self.recipes:
+            return name
+        parse_recipe(spec)  # raises RecipeError for a malformed --mix
+        return None
+
+    def default_baseline(self) -> str:
+        if DEFAULT_BASELINE in self.recipes:
+            return DEFAULT_BASELINE
+        raise PredictError(f"the grid has no {DEFAULT_BASELINE!r} runs to use as the baseline; "
+                           f"choose one with --baseline (recipes: {', '.join(self.recipes)})")
+
+
+def load_grid(runs, target_domain: str | None = None) -> Grid:
+    """A :class:`Grid` from a run store / CSV path or a law-table frame.
+
+    Parameters
+    ----------
+    runs : path or DataFrame
+        A run store (``load_runs`` layout), a CSV (``params, tokens, loss[, run, recipe,
+        branch]``), or a frame with those columns.
+    target_domain : str, optional
+        Which validation domain is the target (store only; default: its only domain, else
+        ``prose``). Unknown domains raise an error listing the ones present.
+    """
+    path, skills = None, None
+    if isinstance(runs, pd.DataFrame):
+        df = resolve(runs, ["params", "tokens", "loss"], ["run", "recipe", "branch", "step"],
+                     source="the runs frame")
+        if "run" not in df.columns:
+            df = df.assign(run=[f"row{i}" for i in range(len(df))])
+        if "recipe" not in df.columns:
+            df = df.assign(recipe="all")
+        info = {"domain": target_domain, "source": None}
+    else:
+        path = Path(os.fspath(runs))
+        if not path.exists():
+            raise PredictError(f"no run store or CSV at {path}; pass --runs DIR")
+        if path.is_dir():
+            df, info, skills = _store_tables(path, target_domain)
+        else:
+            df, info = load_law_table(path, domain=target_domain)
+    df = df.dropna(subset=["params", "tokens", "loss"])
+    df = df[(df["params"] > 0) & (df["tokens"] > 0) & (df["loss"] > 0)]
+    if df.empty:
+        where = info["source"] or "the runs frame"
+        raise PredictError(f"no usable (params, tokens, loss) points in {where}")
+    df = df.assign(run=df["run"].astype(str), recipe=df["recipe"].astype(str).map(canonical))
+    sel = select_points(df, "final")
+    keys = ["run"] + (["branch"] if "branch" in sel.columns and sel["branch"].notna().any()
+                      else [])
+    unit = sel[keys].astype(str).agg("#".join, axis=1) if len(keys) > 1 else sel["run"]
+    pts = pd.DataFrame({"run": sel["run"].to_numpy(), "recipe": sel["recipe"].to_numpy(),
+                        "params": sel["params"].to_numpy(float),
+                        "tokens": sel["tokens"].to_numpy(float),
+                        "loss": sel["loss"].to_numpy(float), "unit": unit.to_numpy()})
+    grid = Grid(pts, info.get("domain"), info.get("source"), path if path and path.is_dir()
+                else None)
+    grid.skill_records = skills
+    return grid
+
+
+def _store_tables(path: Path, domain: str | None):
+    """The law table (as :func:`scaling.fit.load_law_table` builds it) and the skill records
+    of a store from ONE :func:`~scaling.store.load_runs` pass (reading a store of a few hundred
+    runs takes seconds; the prediction needs both tables)."""
+    from ..fit import FitError
+    from ..store import load_runs
+
+    metrics = load_runs(path).metrics
+    if metrics.empty or "kind" not in metrics.columns:
+        raise FitError(f"no finished runs with val_loss records under {path}")
+    vl = metrics[metrics["kind"] == "val_loss"]
+    if vl.empty:
+        raise FitError(f"no finished runs with val_loss records under {path}")
+    names = sorted(vl["name"].dropna().unique())
+    if domain is None:
+        if len(names) == 1:
+            domain = names[0]
+        elif "prose" in names:
+            domain = "prose"
+        else:
+            raise FitError(f"runs under {path} log val_loss for several domains "
+                           f"({', '.join(names)}); choose one with --domain")
+    elif domain not in names:
+        raise FitError(f"no val_loss for domain {domain!r} under {path}; "
+                       f"domains present: {', '.join(names)}")
+    vl = vl[(vl["name"] == domain) & (vl["tokens"] > 0)]  # step 0 is no L(D) point
+    df = pd.DataFrame({"run": vl["run_id"].astype(str), "recipe": vl["recipe"].astype(str),
+                       "params": pd.to_numeric(vl["n_params"], errors="coerce"),
+                       "tokens": vl["tokens"], "loss": vl["value"]})
+    if "branch" in vl.columns:
+        df["branch"] = vl["branch"]
+    bad = ~(df["params"] > 0)
+    if bad.any():
+        raise FitError(f"runs {', '.join(df.loc[bad, 'run'].unique()[:5])} under {path} have "
+                       "no n_params in config.json")
+    skills = metrics[metrics["kind"] == "skill"]
+    return df.reset_index(drop=True), {"domain": domain, "source": str(path)}, skills
+
+
+def one_blas_thread(fn):
+    """Run ``fn`` with one BLAS thread: the fits are many tiny matrix problems, and OpenBLAS
+    worker threads spinning on shared cores made a Chinchilla fit 4–15× slower on the
+    project's 2-core machines (0.36 s vs 1.6–5.4 s per fit under load)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # optional speed-up only
+            return fn(*args, **kwargs)
+        with threadpool_limits(1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,78 @@
+"""Backtests on simulated grids (known laws) and through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from scaling.cli import app
+from scaling.predict import PredictError, backtest
+from scaling.predict.simulate import (
+    BASELINE_LAW,
+    RECIPE_LAW,
+    simulate_grid,
+    simulate_store,
+    true_savings,
+)
+
+REC, BASE = "prose=1;front=dyck:0.01", "prose=1"
+LAWS = {BASE: BASELINE_LAW, REC: RECIPE_LAW}
+
+
+def test_noiseless_backtest_is_exact():
+    res = backtest(simulate_grid(LAWS, noise=0.0), bootstrap=30)
+    assert res.held_out_size == 200e3
+    assert res.loss_rel_error < 1e-4
+    sav = [c for c in res.cases if c["kind"] == "savings"]
+    assert len(sav) == 1 and sav[0]["truth_method"] == "power law on the held-out runs"
+    assert sav[0]["tokens"] == 80 * 200e3  # the baseline's largest held-out budget
+    # truth comes from the held-out points alone; at one size the Chinchilla law is a power
+    # law in D, so without noise it is the exact savings
+    assert sav[0]["truth"] == pytest.approx(true_savings(BASELINE_LAW, RECIPE_LAW, 200e3, 16e6),
+                                            rel=1e-3)
+    assert res.savings_abs_error < 0.01
+    assert sum(c["kind"] == "loss" for c in res.cases) == 10  # 2 recipes × 5 budgets
+
+
+def test_noisy_backtest_errors_and_coverage():
+    res = backtest(simulate_grid(LAWS, seeds=2, noise=0.003, seed=5), bootstrap=40)
+    s = res.summary()
+    assert set(s) >= {"held_out_size", "loss_rel_error", "savings_abs_error", "coverage",
+                      "cases"}
+    assert s["loss_rel_error"] < 0.01
+    assert s["savings_abs_error"] < 0.1
+    # intervals of single held-out runs include their scatter: most must be covered
+    assert s["coverage_loss"] >= 0.7
+    assert 0 <= s["coverage"] <= 1
+    assert all(c["interval"][0] <= c["predicted"] <= c["interval"][1] for c in s["cases"])
+
+
+def test_backtest_needs_three_sizes():
+    with pytest.raises(PredictError, match="at least 3 model sizes"):
+        backtest(simulate_grid(LAWS, sizes=(25e3, 50e3), noise=0.0))
+
+
+def test_backtest_cli_json(tmp_path):
+    csv = tmp_path / "points.csv"
+    simulate_grid(LAWS, noise=0.002, seed=2).to_csv(csv, index=False)
+    r = CliRunner().invoke(app, ["backtest", "--runs", str(csv), "--bootstrap", "20",
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["held_out_size"] == 200e3 and len(doc["cases"]) == 11
+    assert doc["loss_rel_error"] < 0.02
+    r = CliRunner().invoke(app, ["backtest", "--runs", str(csv), "--bootstrap", "20"])
+    assert r.exit_code == 0 and "held out size 200k" in r.stdout
+
+
+def test_backtest_on_a_reference_shaped_store(tmp_path):
+    # the shape of the shipped reference grid: 3 sizes × 2 recipes × 1 seed, WSD runs whose
+    # decay branches give 4 end points each; 0.5% seed effect per run
+    simulate_store(LAWS, tmp_path / "grid", noise=0.005, seed=4)
+    res = backtest(tmp_path / "grid", bootstrap=50)
+    assert res.held_out_size == 100e3 and res.target_domain == "prose"
+    assert sum(c["kind"] == "loss" for c in res.cases) == 8  # 2 runs × (final + 3 branches)
+    assert res.loss_rel_error < 0.02
+    assert res.savings_abs_error < 0.1

@@ -1,0 +1,108 @@
+"""`scaling predict` through the CLI runner on a store built with `scaling import`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from scaling.cli import app
+from scaling.predict import predict_savings
+from scaling.predict.simulate import BASELINE_LAW, RECIPE_LAW, simulate_grid, simulate_table
+
+runner = CliRunner()
+REC, BASE = "prose=1;front=dyck:0.01", "prose=1"
+# needle groks 3× earlier under the recipe; copy at the same time
+SKILLS = {BASE: {"needle": 2e6, "copy": 5e5}, REC: {"needle": 2e6 / 3, "copy": 5e5}}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    d = tmp_path_factory.mktemp("store")
+    csv = d / "runs.csv"
+    simulate_table({BASE: BASELINE_LAW, REC: RECIPE_LAW}, skills=SKILLS, noise=0.002,
+                   domains=("prose", "code")).to_csv(csv, index=False)
+    r = runner.invoke(app, ["import", str(csv), "--out", str(d / "grid")])
+    assert r.exit_code == 0, r.output
+    return d / "grid"
+
+
+def _predict(store, *args):
+    return runner.invoke(app, ["predict", "--runs", str(store), "--bootstrap", "30", *args])
+
+
+def test_predict_json_contract_and_python_api(store):
+    r = _predict(store, "--mix", "prose=1; front=dyck:0.01", "--size", "200k", "--tokens",
+                 "20x", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert set(doc) >= {"recipe", "baseline", "size", "tokens", "target_domain",
+                        "savings_ratio", "interval", "loss_recipe", "loss_baseline",
+                        "extrapolated", "warnings"}
+    assert doc["recipe"] == REC and doc["baseline"] == BASE
+    assert doc["size"] == 2e5 and doc["tokens"] == 4e6 and doc["target_domain"] == "prose"
+    assert doc["extrapolated"] is False
+    api = predict_savings(store, REC, size=2e5, tokens=4e6, bootstrap=30)
+    assert doc["savings_ratio"] == pytest.approx(api.savings_ratio)
+    assert doc["interval"] == pytest.approx(list(api.interval))
+    # per-skill view: needle 3× earlier (truth inside the interval), copy about 1×
+    skills = {s["skill"]: s for s in doc["skills"]}
+    lo, hi = skills["needle"]["interval"]
+    assert lo <= 3.0 <= hi and skills["needle"]["speedup"] == pytest.approx(3.0, rel=0.15)
+    assert skills["copy"]["speedup"] == pytest.approx(1.0, rel=0.15)
+    assert "earlier" in skills["needle"]["text"]
+
+
+def test_predict_human_prints_defaults(store):
+    r = _predict(store, "--mix", REC)
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "default: 10× the grid's largest model" in out and "2M" in out
+    assert "default: 20 tokens per parameter" in out and "40M" in out
+    assert "default: the grid's baseline" in out
+    assert "procedural tokens counted" in out and "extrapolated" in out
+
+
+def test_predict_other_domain_and_errors(store):
+    r = _predict(store, "--mix", REC, "--domain", "code", "--size", "100k", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["target_domain"] == "code"
+    r = _predict(store, "--mix", REC, "--domain", "math")
+    assert r.exit_code == 1 and "no val_loss for domain 'math'" in r.output
+    assert "code, prose" in r.output and "Traceback" not in r.output
+    r = _predict(store, "--mix", "prose=1;front=dyk:0.01")
+    assert r.exit_code == 1 and "dyk" in r.output
+    r = _predict(store, "--mix", REC, "--size", "big")
+    assert r.exit_code == 1 and "cannot read size" in r.output
+    r = runner.invoke(app, ["predict", "--mix", REC, "--runs", str(store / "nope")])
+    assert r.exit_code == 1 and "nope" in r.output
+
+
+def test_predict_same_recipe_and_unreachable(store):
+    r = _predict(store, "--mix", BASE, "--json")
+    doc = json.loads(r.stdout)
+    assert doc["savings_ratio"] == pytest.approx(1.0)
+    assert doc["interval"] == pytest.approx([1.0, 1.0])
+
+
+def test_unreachable_through_the_cli(tmp_path):
+    # a plain CSV of end points works as --runs too; the recipe's floor E is above the
+    # baseline's loss at 2000 tokens per parameter
+    csv = tmp_path / "points.csv"
+    simulate_grid({BASE: BASELINE_LAW, REC: dict(RECIPE_LAW, E=2.2)}, noise=0.0).to_csv(
+        csv, index=False)
+    r = runner.invoke(app, ["predict", "--runs", str(csv), "--mix", REC, "--size", "100k",
+                            "--tokens", "2000x", "--bootstrap", "20", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["savings_ratio"] is None
+    assert any("never reaches" in w and "floor" in w for w in doc["warnings"])
+
+
+def test_missing_reference_grid_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("SCALING_RUNS", str(tmp_path))
+    r = runner.invoke(app, ["predict", "--mix", REC])
+    assert r.exit_code == 1 and "reference grid" in r.output and "--runs" in r.output
+    r = runner.invoke(app, ["backtest"])
+    assert r.exit_code == 1 and "reference grid" in r.output
