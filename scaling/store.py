@@ -491,20 +491,19 @@ def load_runs(path: str | os.PathLike, include: Iterable[str] = ("done",)) -> Ru
     unknown = include - set(STATUSES)
     if unknown:
         raise ValueError(f"unknown status {sorted(unknown)} in include; known: {STATUSES}")
-    rows, frames = [], []
+    rows, records = [], []
     for d in find_run_dirs(path):
-        row, records = _read_run(d)
+        row, recs = _read_run(d)
         rows.append(row)
-        if row["status"] in include and records:
-            f = pd.DataFrame.from_records(records)
-            for key in ("run_id", "grid", "recipe", "n_params", "n_params_total", "seed"):
-                f[key] = row[key]
-            frames.append(f)
+        if row["status"] in include and recs:
+            run_fields = {k: row[k] for k in
+                          ("run_id", "grid", "recipe", "n_params", "n_params_total", "seed")}
+            for r in recs:  # one frame built once at the end: far cheaper than a frame per run
+                r.update(run_fields)
+            records.extend(recs)
     runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    if frames:
-        metrics = pd.concat(frames, ignore_index=True)
-    else:
-        metrics = pd.DataFrame(columns=FRAME_COLUMNS)
+    metrics = pd.DataFrame.from_records(records) if records else pd.DataFrame(
+        columns=FRAME_COLUMNS)
     extra = [c for c in metrics.columns if c not in FRAME_COLUMNS]
     for c in FRAME_COLUMNS:
         if c not in metrics.columns:

@@ -58,13 +58,17 @@ def select_points(df: pd.DataFrame, points: str = "final",
     return out.reset_index(drop=True)
 
 
-def _store_val_loss(path: Path, domain: str | None) -> tuple[pd.DataFrame, str]:
-    from ..store import load_runs
+def val_loss_table(metrics: pd.DataFrame, domain: str | None,
+                   source: str = "the runs") -> tuple[pd.DataFrame, str]:
+    """The law table ``run, recipe, params, tokens, loss, step[, branch]`` of one validation
+    domain from a tidy metrics frame (``load_runs(path).metrics``).
 
-    metrics = load_runs(path).metrics
-    vl = metrics[metrics["kind"] == "val_loss"]
+    ``domain`` defaults to the only val_loss domain, else ``prose``; step-0 evaluations
+    (tokens = 0) are no L(D) point and are left out.
+    """
+    vl = metrics[metrics["kind"] == "val_loss"] if "kind" in metrics.columns else metrics.iloc[:0]
     if vl.empty:
-        raise FitError(f"no finished runs with val_loss records under {path}")
+        raise FitError(f"no finished runs with val_loss records under {source}")
     names = sorted(vl["name"].dropna().unique())
     if domain is None:
         if len(names) == 1:
@@ -72,12 +76,11 @@ def _store_val_loss(path: Path, domain: str | None) -> tuple[pd.DataFrame, str]:
         elif "prose" in names:
             domain = "prose"
         else:
-            raise FitError(f"runs under {path} log val_loss for several domains "
+            raise FitError(f"runs under {source} log val_loss for several domains "
                            f"({', '.join(names)}); choose one with --domain")
     elif domain not in names:
-        raise FitError(f"no val_loss for domain {domain!r} under {path}; "
+        raise FitError(f"no val_loss for domain {domain!r} under {source}; "
                        f"domains present: {', '.join(names)}")
-    # step-0 evaluations (tokens = 0) are no L(D) point
     vl = vl[(vl["name"] == domain) & (vl["tokens"] > 0)]
     df = pd.DataFrame({
         "run": vl["run_id"].astype(str), "recipe": vl["recipe"].astype(str),
@@ -86,6 +89,10 @@ def _store_val_loss(path: Path, domain: str | None) -> tuple[pd.DataFrame, str]:
     })
     if "branch" in vl.columns:
         df["branch"] = vl["branch"]
+    bad = ~(df["params"] > 0)
+    if bad.any():
+        raise FitError(f"runs {', '.join(df.loc[bad, 'run'].unique()[:5])} under {source} "
+                       "have no n_params in config.json")
     return df.reset_index(drop=True), domain
 
 
@@ -97,11 +104,9 @@ def load_law_table(path: str | os.PathLike, domain: str | None = None,
     """
     path = Path(path)
     if path.is_dir():
-        df, domain = _store_val_loss(path, domain)
-        bad = ~(df["params"] > 0)
-        if need_params and bad.any():
-            raise FitError(f"runs {', '.join(df.loc[bad, 'run'].unique()[:5])} under {path} "
-                           "have no n_params in config.json")
+        from ..store import load_runs
+
+        df, domain = val_loss_table(load_runs(path).metrics, domain, str(path))
         return df, {"domain": domain, "source": str(path)}
     if not path.exists():
         raise TableError(f"no such file or run directory: {path}")

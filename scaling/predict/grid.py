@@ -167,39 +167,13 @@ def _store_tables(path: Path, domain: str | None):
     """The law table (as :func:`scaling.fit.load_law_table` builds it) and the skill records
     of a store from ONE :func:`~scaling.store.load_runs` pass (reading a store of a few hundred
     runs takes seconds; the prediction needs both tables)."""
-    from ..fit import FitError
+    from ..fit.data import val_loss_table
     from ..store import load_runs
 
     metrics = load_runs(path).metrics
-    if metrics.empty or "kind" not in metrics.columns:
-        raise FitError(f"no finished runs with val_loss records under {path}")
-    vl = metrics[metrics["kind"] == "val_loss"]
-    if vl.empty:
-        raise FitError(f"no finished runs with val_loss records under {path}")
-    names = sorted(vl["name"].dropna().unique())
-    if domain is None:
-        if len(names) == 1:
-            domain = names[0]
-        elif "prose" in names:
-            domain = "prose"
-        else:
-            raise FitError(f"runs under {path} log val_loss for several domains "
-                           f"({', '.join(names)}); choose one with --domain")
-    elif domain not in names:
-        raise FitError(f"no val_loss for domain {domain!r} under {path}; "
-                       f"domains present: {', '.join(names)}")
-    vl = vl[(vl["name"] == domain) & (vl["tokens"] > 0)]  # step 0 is no L(D) point
-    df = pd.DataFrame({"run": vl["run_id"].astype(str), "recipe": vl["recipe"].astype(str),
-                       "params": pd.to_numeric(vl["n_params"], errors="coerce"),
-                       "tokens": vl["tokens"], "loss": vl["value"]})
-    if "branch" in vl.columns:
-        df["branch"] = vl["branch"]
-    bad = ~(df["params"] > 0)
-    if bad.any():
-        raise FitError(f"runs {', '.join(df.loc[bad, 'run'].unique()[:5])} under {path} have "
-                       "no n_params in config.json")
+    df, domain = val_loss_table(metrics, domain, str(path))
     skills = metrics[metrics["kind"] == "skill"]
-    return df.reset_index(drop=True), {"domain": domain, "source": str(path)}, skills
+    return df, {"domain": domain, "source": str(path)}, skills
 
 
 def one_blas_thread(fn):
