@@ -183,8 +183,8 @@ def fit_aggregate(tokens, loss, skills: pd.DataFrame, bootstrap: int = 0,
         sol = least_squares(resid, [floor, np.log(w0), 1.5],
                             bounds=([-np.inf, -50, 0.0], [np.inf, 50, 20.0]))
         zipf = float(sol.x[2])
-        a = zipf - 1
-        exp_skills = a / (a + 1) if zipf > 0 else np.nan
+        # data exponent α/(α+1) with α = zipf − 1, written so a tiny zipf cannot divide by 0
+        exp_skills = (zipf - 1) / zipf if zipf > 1e-9 else np.nan
         if sol.x[2] < 1e-6 or sol.x[2] > 20 - 1e-6:
             warnings.append("Zipf exponent at its bound: the skills do not follow a power law "
                             "in their learning order")
