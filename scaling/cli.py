@@ -115,6 +115,402 @@ def import_cmd(
                    + (f"; dropped {res.dropped_rows} incomplete rows" if res.dropped_rows else ""))
 
 
+@app.command("train")
+@user_errors
+def train_cmd(
+    size: Annotated[str, typer.Option("--size", help="Non-embedding parameters: 100k, 3M, "
+                                      "1.3B (shape rule: d = 32·layers).")],
+    mix: Annotated[str, typer.Option("--mix", help="Recipe, e.g. 'prose=0.5,code=0.5' or "
+                                     "'prose=1;front=dyck:0.01:reset'.")],
+    tokens: Annotated[str, typer.Option("--tokens", help="Budget: 3e5, 300k, 2M, or 20x "
+                                        "(tokens per parameter).")],
+    out: Annotated[Path, typer.Option("--out", help="The run directory (rerun to resume).")],
+    seed: Annotated[int, typer.Option(help="Initialisation and data seed.")] = 0,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: cuda when "
+                                               "available).")] = None,
+    schedule: Annotated[str, typer.Option(help="cosine or wsd.")] = "cosine",
+    branches: Annotated[str | None, typer.Option(help="WSD decay branches, e.g. 0.25,0.5.")]
+    = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch (sequences).")]
+    = 32,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Tokens per sequence.")] = 128,
+    lr: Annotated[float | None, typer.Option(help="Peak LR (default: min(3e-3, 0.75/width)).")]
+    = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 autocast), bf16 or fp32.")] = "auto",
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train one run (torchrun --nproc_per_node K -m scaling train … for DDP)."""
+    from .train import RunConfig, train
+
+    cfg = RunConfig.from_args(size=size, mix=mix, tokens=tokens, seed=seed, schedule=schedule,
+                              branches=branches, batch_size=batch_size, seq_len=seq_len, lr=lr)
+    typer.echo(f"{cfg.run_id}: {cfg.describe()}", err=True)
+    res = train(cfg, out, device=device, progress=not as_json, precision=precision,
+                compile=compile)
+    if res is None:  # a DDP rank other than 0
+        return
+    if as_json:
+        emit_json(res.to_json())
+        return
+    losses = ", ".join(f"{d} {v:.4f}" for d, v in res.final["val_loss"].items())
+    skills = ", ".join(f"{k} {v:.2f}" for k, v in res.final.get("skill", {}).items())
+    typer.echo(f"{res.status}: {res.tokens:,} tokens → {out}\n  val loss: {losses}"
+               + (f"\n  skills: {skills}" if skills else "")
+               + (f"\n  {res.tokens_per_s:,.0f} tokens/s" if res.tokens_per_s else "")
+               + (f"\n  reason: {res.reason}" if res.status == "failed" else ""))
+    if res.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command("grid")
+@user_errors
+def grid_cmd(
+    spec: Annotated[Path, typer.Argument(help="Grid spec (TOML), e.g. runs/grids/cpu-tiny.toml.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Grid directory: one run per "
+                                             "sub-directory. Required unless --dry-run.")] = None,
+    executor: Annotated[str, typer.Option(help="local or submitit (SLURM arrays).")] = "local",
+    jobs: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 … (default: cuda "
+                                               "when available)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (runs, FLOPs, "
+                                          "estimated wall time here) and stop.")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed",
+                                               help="Retry runs marked FAILED.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a size × recipe × seed grid; rerunning skips finished runs and resumes partial ones."""
+    from .grid import GridSpec, plan, run_grid
+    from .units import format_count
+
+    gs = GridSpec.load(spec)
+    if dry_run:
+        import torch
+
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        table = plan(gs, out, device=dev)
+        total = {"runs": len(table), "flops": float(table["flops"].sum()),
+                 "est_seconds": float(table["est_seconds"].sum()), "device": dev}
+        if as_json:
+            emit_json({"grid": gs.name, **total, "plan": table.to_dict("records")})
+            return
+        show = table.assign(tokens=table["tokens"].map(format_count),
+                            flops=table["flops"].map(lambda f: f"{f:.2e}"),
+                            est=table["est_seconds"].map(lambda s: f"{s:.0f}s"))
+        typer.echo(show[["run_id", "size", "shape", "recipe", "seed", "tokens", "flops", "est",
+                         "status"]].to_string(index=False))
+        typer.echo(f"\n{total['runs']} runs, {total['flops']:.2e} FLOPs, about "
+                   f"{total['est_seconds'] / 60:.1f} min of training on {dev} "
+                   "(timed training steps; evaluation adds to it)")
+        return
+    if out is None:
+        fail("--out DIR is required (or use --dry-run)")
+    res = run_grid(gs, out, executor=executor, jobs=jobs, device=device,
+                   retry_failed=retry_failed, progress=not as_json)
+    if as_json:
+        emit_json({"grid": gs.name, **res.summary()})
+        return
+    failed = [r for r in res.results if r["status"] == "failed"]
+    typer.echo(f"grid {gs.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
+               + f" in {res.seconds:.0f}s → {out}")
+    for r in failed:
+        typer.echo(f"  failed {r['run_id']}: {r['reason']}")
+
+
+# --------------------------------------------------------------------------- fit
+
+fit_app = typer.Typer(help="Fit loss laws, grokking curves and mixture laws.",
+                      no_args_is_help=True)
+app.add_typer(fit_app, name="fit")
+
+PredictOpt = Annotated[Path | None, typer.Option(
+    "--predict", help="CSV of rows to apply the fit to (same key columns, no target).")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", help="Where --predict writes X plus predicted, lower, upper (90% interval).")]
+
+
+def _write_predictions(predict: Path | None, out: Path | None, make) -> str | None:
+    if predict is None and out is None:
+        return None
+    if predict is None or out is None:
+        fail("--predict X.csv and --out P.csv go together")
+    from .tables import read_csv
+
+    table = make(read_csv(predict))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    return str(out)
+
+
+@fit_app.command("law")
+@user_errors
+def fit_law_cmd(
+    source: Annotated[Path, typer.Argument(help="CSV with params,tokens,loss (aliases N, D; "
+                                                "optional run, recipe) or a run store.")],
+    form: Annotated[str, typer.Option(help="chinchilla: L(N,D)=E+A/N^alpha+B/D^beta; "
+                                           "power: L(D)=E+B/D^beta.")] = "chinchilla",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over runs for the "
+                                                "intervals (0: curvature-based).")] = 200,
+    points: Annotated[str, typer.Option(help="final: end point of every run (and WSD "
+                                             "branch); all: every checkpoint.")] = "final",
+    min_tokens: Annotated[str | None, typer.Option(help="Drop points below this many tokens "
+                                                        "(e.g. 1e7, 10M).")] = None,
+    domain: Annotated[str | None, typer.Option(help="Run store: val_loss domain (default: "
+                                                    "the only one, else prose).")] = None,
+    recipe: Annotated[str | None, typer.Option(help="Fit only this recipe (default: every "
+                                                    "recipe separately).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    predict: PredictOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a loss law (Huber in log space, 4,500-start grid, bootstrap intervals)."""
+    from .fit.api import fit_law_path, law_predict_table
+    from .units import parse_count
+
+    fits = fit_law_path(source, form=form, domain=domain, recipe=recipe, bootstrap=bootstrap,
+                        seed=seed, points=points,
+                        min_tokens=None if min_tokens is None else parse_count(min_tokens))
+    written = _write_predictions(predict, out, lambda X: law_predict_table(fits, X))
+    if as_json:
+        summaries = [r.summary() for r in fits.values()]
+        doc = summaries[0] if len(summaries) == 1 else {"form": form, "fits": summaries}
+        emit_json({**doc, **({"predictions": written} if written else {})})
+        return
+    typer.echo("\n\n".join(r.report() for r in fits.values()))
+    if written:
+        typer.echo(f"predictions written to {written}")
+
+
+@fit_app.command("grok")
+@user_errors
+def fit_grok_cmd(
+    source: Annotated[Path, typer.Argument(help="CSV with curve,tokens,value or a run store "
+                                                "(curves = run x skill).")],
+    skill: Annotated[str | None, typer.Option(help="Run store: only this skill.")] = None,
+    predict: PredictOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a sigmoid in log-tokens per curve; grokked / not_yet / never by BIC."""
+    from .fit.api import grok_predict_table
+    from .fit.data import load_grok_table
+    from .fit.grok import fit_grok
+
+    res = fit_grok(load_grok_table(source, skill=skill))
+    written = _write_predictions(predict, out, lambda X: grok_predict_table(res, X))
+    if as_json:
+        emit_json({**res.summary(), **({"predictions": written} if written else {})})
+        return
+    typer.echo(res.report())
+    if written:
+        typer.echo(f"predictions written to {written}")
+
+
+@fit_app.command("mixture")
+@user_errors
+def fit_mixture_cmd(
+    train: Annotated[Path, typer.Argument(help="CSV of mixtures: mix_<domain> weight "
+                                               "columns and the target column.")],
+    target: Annotated[str, typer.Option("--target", help="Column to predict.")],
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the fold assignment.")] = 0,
+    predict: PredictOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mixture law (data mixing law / quadratic / kernel), chosen by cross-validation."""
+    from .fit.api import mixture_predict_table
+    from .fit.mixture import fit_mixture_csv
+
+    res = fit_mixture_csv(train, target, folds=folds, seed=seed)
+    written = _write_predictions(predict, out, lambda X: mixture_predict_table(res, X))
+    if as_json:
+        emit_json({**res.summary(), **({"predictions": written} if written else {})})
+        return
+    typer.echo(res.report())
+    if written:
+        typer.echo(f"predictions written to {written}")
+
+
+# --------------------------------------------------------------------------- data
+
+data_app = typer.Typer(help="Inspect data domains, probes and recipes.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("show")
+@user_errors
+def data_show_cmd(
+    domain: Annotated[str, typer.Argument(help="A domain (dyck, prose, math, NAME@PATH[:FIELD] "
+                                               "…) or a probe (needle, add_plain, …; probe:sort "
+                                               "for the probe named like a domain).")],
+    n: Annotated[int, typer.Option("-n", help="How many samples.")] = 3,
+    difficulty: Annotated[int, typer.Option(help="Probe difficulty (probes only).")] = 1,
+    tokenizer: Annotated[str, typer.Option(help="byte or bpe[:VOCAB].")] = "byte",
+    as_json: JsonOpt = False,
+) -> None:
+    """Decoded samples of a domain (train split) or of a skill probe."""
+    from .data.domains import BUILTIN_DOMAINS, show_samples
+    from .skills import PROBES
+
+    probe = domain.removeprefix("probe:")
+    if domain.startswith("probe:") or (domain not in BUILTIN_DOMAINS and probe in PROBES):
+        from .skills import get_probe
+
+        exs = get_probe(probe).generate(n, difficulty)
+        if as_json:
+            emit_json({"domain": domain, "kind": "probe", "difficulty": difficulty,
+                       "samples": [{"prompt": e.prompt, "answer": e.answer} for e in exs]})
+            return
+        for e in exs:
+            typer.echo(f"{e.prompt}  →  {e.answer}")
+        return
+    if "@" in domain:  # a user corpus NAME@PATH[:FIELD]
+        from .data.domains import register_corpus
+        from .recipe import parse_recipe
+
+        c = parse_recipe(f"{domain}=1").corpora[0]
+        register_corpus(c.name, c.path, c.field)
+        domain = c.name
+    samples = show_samples(domain, n, tokenizer)
+    if as_json:
+        emit_json({"domain": domain, "kind": "domain", "samples": samples})
+        return
+    for i, text in enumerate(samples):
+        typer.echo(f"--- {domain} sample {i}\n{text}")
+
+
+@data_app.command("stats")
+@user_errors
+def data_stats_cmd(
+    mix: Annotated[str, typer.Option("--mix", help="Recipe, e.g. 'prose=1;front=dyck:0.01'.")],
+    tokens: Annotated[str, typer.Option("--tokens", help="Run length D: 300k, 2M, 3e6.")],
+    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 32,
+    seq_len: Annotated[int, typer.Option(help="Tokens per row.")] = 128,
+    seed: Annotated[int, typer.Option(help="Data seed.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Realised token fractions per domain and per phase of a recipe."""
+    from .data.stream import mix_stats
+    from .units import format_count, parse_tokens
+
+    st = mix_stats(mix, parse_tokens(tokens), batch_size, seq_len, seed)
+    if as_json:
+        emit_json(st)
+        return
+    typer.echo(f"recipe {st['recipe']}: {format_count(st['realised_tokens'])} tokens in "
+               f"{st['steps']} steps of {st['tokens_per_step']}")
+    typer.echo(f"{'phase':<16}{'span':<16}{'domain':<14}{'weight':>9}{'realised':>10}")
+    for p in st["phases"]:
+        span = f"{p['start']:.4g}–{p['end']:.4g}" + (" meco" if p["meco"] else "")
+        for d, w in p["weights"].items():
+            typer.echo(f"{p['name']:<16}{span:<16}{d:<14}{w:>9.4f}"
+                       f"{p['fractions'].get(d, 0.0):>10.4f}")
+    typer.echo(f"{'overall':<32}" + "  ".join(
+        f"{d} {f:.4f} (exp {st['expected'][d]:.4f})" for d, f in st["fractions"].items()))
+
+# --------------------------------------------------------------------------- predict / backtest
+
+RunsOpt = Annotated[Path | None, typer.Option(
+    "--runs", help="Run store (default: the shipped reference grid runs/reference/).")]
+DomainOpt = Annotated[str | None, typer.Option(
+    "--domain", help="Target validation domain (default: the store's only one, else prose).")]
+
+
+@app.command("predict")
+@user_errors
+def predict_cmd(
+    mix: Annotated[str, typer.Option("--mix", help="Recipe to evaluate, e.g. "
+                                     "'prose=1;front=dyck:0.001'.")],
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Baseline recipe "
+                                                 "(default: the grid's prose=1).")] = None,
+    runs: RunsOpt = None,
+    size: Annotated[str | None, typer.Option("--size", help="Target size, non-embedding "
+                                             "params: 1M, 1.3B (default: 10× the grid's "
+                                             "largest).")] = None,
+    tokens: Annotated[str | None, typer.Option("--tokens", help="Baseline budget D_b: 20M or "
+                                               "20x (default: 20 tokens per parameter).")]
+    = None,
+    domain: DomainOpt = None,
+    no_procedural: Annotated[bool, typer.Option("--no-procedural", help="Do not count "
+                                                "procedural tokens in D_r.")] = False,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = 200,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    suggest: Annotated[bool, typer.Option("--suggest", help="Also name the extra small run "
+                                          "that most shrinks the interval (slower).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Data savings of a recipe vs the baseline at a target size, with a 90% interval."""
+    from .paths import reference_runs
+    from .predict import predict_savings, suggest_run
+    from .predict.grid import load_grid
+
+    grid = load_grid(runs if runs is not None else reference_runs(), domain)
+    res = predict_savings(grid, mix, baseline=baseline, size=size, tokens=tokens,
+                          count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed)
+    if suggest:
+        if res.interpolation is not None:
+            res.warnings.append("--suggest needs a recipe that is in the grid")
+        else:
+            res.suggestion = suggest_run(grid, res.recipe, res.baseline, res.size, res.tokens,
+                                         count_procedural=not no_procedural, seed=seed).summary()
+    if as_json:
+        emit_json(res.summary())
+    else:
+        typer.echo(res.report())
+
+
+@app.command("backtest")
+@user_errors
+def backtest_cmd(
+    runs: RunsOpt = None,
+    domain: DomainOpt = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Baseline recipe "
+                                                 "(default: the grid's prose=1).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = 200,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hold out the largest size, predict its losses and savings from the rest, score them."""
+    from .paths import reference_runs
+    from .predict import backtest
+
+    res = backtest(runs if runs is not None else reference_runs(), target_domain=domain,
+                   baseline=baseline, bootstrap=bootstrap, seed=seed)
+    if as_json:
+        emit_json(res.summary())
+    else:
+        typer.echo(res.report())
+
+
+@app.command("report")
+@user_errors
+def report_cmd(
+    out: Annotated[Path, typer.Option("--out", help="The PDF to write, e.g. report.pdf.")],
+    runs: RunsOpt = None,
+    domain: DomainOpt = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Baseline recipe "
+                                                 "(default: the grid's prose=1).")] = None,
+    size: Annotated[str | None, typer.Option("--size", help="Headline target size, e.g. 2M "
+                                             "(default: 10× the grid's largest).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per law.")] = 100,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """The PDF report: grid, laws, savings, skill emergence, backtest, provenance."""
+    from .paths import reference_runs
+    from .report import build_report
+
+    res = build_report(runs if runs is not None else reference_runs(), out,
+                       target_domain=domain, baseline=baseline, size=size,
+                       bootstrap=bootstrap, seed=seed)
+    if as_json:
+        emit_json(res.summary())
+    else:
+        typer.echo(res.report())
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,252 @@
+"""The run configuration: one frozen :class:`RunConfig`, nested model / data / optim configs.
+
+``RunConfig.to_dict()`` is what goes to ``config.json`` before step 0 and what ``run_id`` hashes.
+Runtime-only choices (device, precision, ``--compile``, progress bars) are *not* part of it, so
+a run can be resumed on another machine; they are written to ``runtime.json`` next to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ScalingError
+from ..store import config_hash
+from ..units import UnitError, format_count, parse_count, parse_tokens
+from .model import Shape, count_params, shape_for
+
+#: Longest skill-probe example (prompt + answer, byte tokens) at the default difficulties.
+PROBE_CONTEXT = 256
+
+
+class ConfigError(ScalingError, ValueError):
+    """A run option that cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    n_layer: int
+    """Transformer blocks."""
+    d_model: int
+    """Residual stream width."""
+    n_head: int
+    """Attention heads (head size = d_model / n_head)."""
+    vocab_size: int
+    """Tokenizer vocabulary size (rows of the embedding)."""
+    seq_len: int
+    """Context length in tokens (RoPE tables are built for it)."""
+    tie_embeddings: bool = True
+    """Share the token embedding with the output head."""
+    mlp_ratio: int = 4
+    """MLP hidden width / d_model."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    recipe: str
+    """Canonical recipe name (``scaling.recipe.parse_recipe(spec).name``)."""
+    tokens: int
+    """Training token budget, all domains, procedural tokens included."""
+    batch_size: int = 32
+    """Global batch in sequences (split evenly across DDP ranks)."""
+    seq_len: int = 128
+    """Tokens per training sequence."""
+    tokenizer: str = "byte"
+    """Tokenizer name for ``scaling.data.tokenizer.get_tokenizer``."""
+    val_batches: int = 2
+    """Fixed held-out batches per validation domain (seed 0, the same for every run)."""
+    val_batch_size: int = 16
+    """Sequences per validation batch."""
+    probe_n: int = 32
+    """Examples per skill probe at each evaluation."""
+    probe_difficulty: int = 1
+    """Difficulty knob passed to every skill probe."""
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float
+    """Peak learning rate (AdamW)."""
+    schedule: str = "cosine"
+    """``cosine`` (warm-up, cosine to min_lr_ratio·lr at the end) or ``wsd``
+    (warm-up, stable, linear decay over the last ``decay_frac`` of steps)."""
+    warmup_frac: float = 0.05
+    """Warm-up length as a fraction of the steps of its stage (at least one step)."""
+    min_lr_ratio: float = 0.1
+    """Final LR / peak LR (cosine end, WSD decay end)."""
+    decay_frac: float = 0.2
+    """WSD: fraction of a (branch) run spent in the final decay."""
+    branches: tuple[float, ...] = ()
+    """WSD decay branches: budget fractions f < 1; each forks from the stable phase at
+    ``f·(1-decay_frac)`` of the steps and decays to ``f`` of the steps."""
+    weight_decay: float = 0.1
+    """AdamW decoupled weight decay (matrices only; no decay on norms and embeddings)."""
+    beta1: float = 0.9
+    """AdamW β1."""
+    beta2: float = 0.95
+    """AdamW β2."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this (0 disables)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    size: int
+    """Requested non-embedding parameter count (``--size``)."""
+    seed: int
+    """Seed of initialisation and data order."""
+    model: ModelConfig
+    """Derived model shape."""
+    data: DataConfig
+    """What is trained on."""
+    optim: OptimConfig
+    """How it is optimised."""
+    n_params: int = 0
+    """Exact non-embedding parameters of the built model (filled in by ``__post_init__``)."""
+    n_params_total: int = 0
+    """Exact total parameters (tied head counted once)."""
+    recipe_spec: dict = field(default_factory=dict, hash=False, compare=False)
+    """``Recipe.to_dict()`` of the recipe (information; the name identifies it)."""
+
+    def __post_init__(self):
+        n, total = count_params(self.model)
+        object.__setattr__(self, "n_params", n)
+        object.__setattr__(self, "n_params_total", total)
+        if self.optim.schedule not in ("cosine", "wsd"):
+            raise ConfigError(f"unknown schedule {self.optim.schedule!r}; use cosine or wsd")
+        if self.optim.branches and self.optim.schedule != "wsd":
+            raise ConfigError("--branches needs --schedule wsd (cooldowns fork from the "
+                              "stable phase)")
+        for f in self.optim.branches:
+            if not 0 < f < 1:
+                raise ConfigError(f"branch fraction {f} must lie strictly between 0 and 1")
+        if self.data.batch_size < 1 or self.data.seq_len < 1:
+            raise ConfigError("--batch-size and --seq-len must be ≥ 1")
+        if self.data.seq_len > self.model.seq_len:
+            raise ConfigError("data seq_len exceeds the model context")
+        per_step = self.data.batch_size * self.data.seq_len
+        if self.data.tokens < per_step:
+            raise ConfigError(
+                f"--tokens {self.data.tokens} is smaller than one batch ({per_step} = "
+                f"{self.data.batch_size} sequences × {self.data.seq_len} tokens); raise "
+                "--tokens or lower --batch-size/--seq-len")
+
+    # -- identity -----------------------------------------------------------------------
+    @property
+    def recipe(self) -> str:
+        return self.data.recipe
+
+    @property
+    def shape(self) -> Shape:
+        return Shape(self.model.n_layer, self.model.d_model, self.model.n_head)
+
+    @property
+    def run_id(self) -> str:
+        return config_hash(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form written to ``config.json``; top-level ``recipe, n_params,
+        n_params_total, seed`` are what the run table reads."""
+        d = dataclasses.asdict(self)
+        d["optim"]["branches"] = list(self.optim.branches)
+        d["recipe"] = self.recipe
+        d["shape"] = {"n_layer": self.model.n_layer, "d_model": self.model.d_model,
+                      "n_head": self.model.n_head}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        """Inverse of :meth:`to_dict` (e.g. from a stored ``config.json``)."""
+        optim = dict(d["optim"])
+        optim["branches"] = tuple(optim.get("branches", ()))
+        return cls(size=d["size"], seed=d["seed"], model=ModelConfig(**d["model"]),
+                   data=DataConfig(**d["data"]), optim=OptimConfig(**optim),
+                   recipe_spec=d.get("recipe_spec", {}))
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_args(cls, size: str | int, mix: str, tokens: str | int, seed: int = 0,
+                  **overrides: Any) -> RunConfig:
+        """Resolve CLI-style arguments into a config.
+
+        Parameters
+        ----------
+        size : str or int
+            Non-embedding parameter count (``100k``, ``3M``); shape by :func:`shape_for`.
+        mix : str
+            Recipe spec (``prose=0.5,code=0.5``, ``prose=1;front=dyck:0.01:reset``).
+        tokens : str or int
+            Budget: ``3e5``, ``300k``, ``2M``, or ``20x`` (tokens per non-embedding parameter).
+        seed : int
+        **overrides
+            Any field of DataConfig / OptimConfig / ``tie_embeddings``, ``mlp_ratio`` of
+            ModelConfig (e.g. ``batch_size=16, lr=1e-3, schedule="wsd",
+            branches=(0.25, 0.5)``). ``None`` values are ignored; unknown keys are refused.
+        """
+        from ..data.tokenizer import get_tokenizer
+        from ..recipe import parse_recipe
+
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        known = ({f.name for f in dataclasses.fields(DataConfig)}
+                 | {f.name for f in dataclasses.fields(OptimConfig)}
+                 | {"tie_embeddings", "mlp_ratio"}) - {"recipe", "tokens"}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown option(s) {', '.join(unknown)}; known: "
+                              f"{', '.join(sorted(known))}")
+        try:
+            n = parse_count(size, what="size")
+        except UnitError as e:
+            raise ConfigError(f"{e} (--size is a non-embedding parameter count)") from None
+        shape = shape_for(n)
+        recipe = parse_recipe(mix)
+        tok = get_tokenizer(overrides.get("tokenizer", "byte"))
+        seq_len = int(overrides.get("seq_len", DataConfig.__dataclass_fields__["seq_len"].default))
+        # the context covers the training sequences and the skill probes (RoPE has no
+        # parameters, so a longer context costs nothing)
+        model = ModelConfig(n_layer=shape.n_layer, d_model=shape.d_model, n_head=shape.n_head,
+                            vocab_size=tok.vocab_size, seq_len=max(seq_len, PROBE_CONTEXT),
+                            tie_embeddings=bool(overrides.get("tie_embeddings", True)),
+                            mlp_ratio=int(overrides.get("mlp_ratio", 4)))
+        n_exact, _ = count_params(model)
+        budget = parse_tokens(tokens, n_exact)
+        data_kw = {k: overrides[k] for k in overrides
+                   if k in DataConfig.__dataclass_fields__}
+        optim_kw = {k: overrides[k] for k in overrides
+                    if k in OptimConfig.__dataclass_fields__}
+        if "branches" in optim_kw:
+            optim_kw["branches"] = parse_branches(optim_kw["branches"])
+        optim_kw.setdefault("lr", default_lr(shape.d_model))
+        return cls(size=n, seed=int(seed), model=model,
+                   data=DataConfig(recipe=recipe.name, tokens=budget, **data_kw),
+                   optim=OptimConfig(**optim_kw), recipe_spec=recipe.to_dict())
+
+    def describe(self) -> str:
+        """One line for humans: size, shape, budget, recipe."""
+        return (f"model {format_count(self.n_params)} non-embedding params "
+                f"({format_count(self.n_params_total)} total): {self.shape}; "
+                f"{format_count(self.data.tokens)} tokens of {self.recipe}")
+
+
+def default_lr(d_model: int) -> float:
+    """Peak LR: 3e-3 up to a width of 256, then ∝ 1/width (``0.75 / d``)."""
+    return min(3e-3, 0.75 / d_model)
+
+
+def parse_branches(value: str | tuple | list) -> tuple[float, ...]:
+    """``'0.25,0.5'`` → (0.25, 0.5), sorted, each in (0, 1)."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").split(",") if p]
+        try:
+            vals = [float(p) for p in parts]
+        except ValueError:
+            raise ConfigError(f"cannot read --branches {value!r}; use e.g. 0.25,0.5") from None
+    else:
+        vals = [float(v) for v in value]
+    for v in vals:
+        if not 0 < v < 1:
+            raise ConfigError(f"--branches fraction {v} must lie strictly between 0 and 1")
+    if len(set(vals)) != len(vals):
+        raise ConfigError(f"--branches {value!r} repeats a fraction")
+    return tuple(sorted(vals))

@@ -1,0 +1,245 @@
+"""A small GPT: pre-norm blocks, rotary position embeddings, PyTorch SDPA attention.
+
+The shape rule
+--------------
+``--size`` is a *non-embedding* parameter count N (Kaplan convention). One rule maps it to a
+shape (:func:`shape_for`):
+
+* a block holds ``12 d²`` matrix weights (attention ``4 d²`` + MLP ``8 d²``, no biases) and
+  ``2 d`` LayerNorm weights, so ``N ≈ 12 L d²``;
+* the aspect ratio is fixed at ``d = 32 L`` (2 layers × 64 wide at 100k, 4 × 128 near 1M,
+  20 × 640 near 100M), hence ``L = round((N / 12288)^(1/3))`` (at least 1);
+* the width is then the multiple of the head size nearest ``sqrt(N / (12 L))``, with head size
+  32 below a width of 512 and 64 from there on; heads = width / head size.
+
+Parameter accounting
+--------------------
+``n_params`` (non-embedding) counts every parameter except the token embedding and, when the
+output head is *not* tied to it, the output head. There are no position embeddings (RoPE has
+no parameters). ``n_params_total`` counts every distinct parameter tensor once (a tied head is
+counted once, as the embedding). Both are exact counts of the built model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import ScalingError
+
+#: ``d = ASPECT * L``: width per layer of the shape rule.
+ASPECT = 32
+
+
+class SizeError(ScalingError, ValueError):
+    """A model size that the shape rule cannot serve."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Layers, width and heads derived from a non-embedding parameter count."""
+
+    n_layer: int
+    d_model: int
+    n_head: int
+
+    def __str__(self) -> str:
+        return f"{self.n_layer} layers × {self.d_model} wide × {self.n_head} heads"
+
+
+def shape_for(n_params: int) -> Shape:
+    """The shape rule (module docstring): ``d = 32 L``, ``N ≈ 12 L d²``.
+
+    Parameters
+    ----------
+    n_params : int
+        Requested non-embedding parameter count, ≥ 10,000 (a 1-layer, 32-wide model).
+    """
+    if not n_params >= 10_000:
+        raise SizeError(f"--size {n_params} is too small; the smallest model has ~12k "
+                        "non-embedding parameters (use e.g. --size 100k)")
+    n_layer = max(1, round((n_params / (12 * ASPECT**2)) ** (1 / 3)))
+    ideal = math.sqrt(n_params / (12 * n_layer))
+    head = 32 if ideal < 512 else 64
+    d_model = max(head, head * round(ideal / head))
+    return Shape(n_layer=n_layer, d_model=d_model, n_head=d_model // head)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def rope_tables(seq_len: int, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, ...]:
+    """cos/sin tables ``[T, head_dim]`` for rotary embeddings (Su et al., 2021).
+
+    Rotate-half layout (GPT-NeoX): dimension ``i`` pairs with ``i + head_dim/2``; angle
+    ``θ_i = t / base^(2i/head_dim)``.
+    """
+    inv = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    ang = torch.outer(torch.arange(seq_len, dtype=torch.float32), inv)
+    ang = torch.cat((ang, ang), dim=-1)
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs ``(x_i, x_{i+hd/2})`` of ``x [..., hd]`` by their angles;
+    ``cos``/``sin`` broadcast against ``x`` (position on the axis they are laid out on)."""
+    h = x.shape[-1] // 2
+    rot = torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+    return x * cos.to(x.dtype) + rot * sin.to(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, d_model: int, n_head: int):
+        super().__init__()
+        self.n_head = n_head
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
+        self.proj = nn.Linear(d_model, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head)
+        # rotate q and k in one pass; cos/sin are [T, 1, 1, hd]
+        qk = apply_rope(qkv[:, :, :2], cos, sin)
+        q, k = qk.unbind(2)
+        v = qkv[:, :, 2]
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # CPU bf16 autocast: the fp32 flash-attention kernel is faster than the bf16 one
+            # (its backward ~1.45x in our profile), so attention alone runs in fp32
+            with torch.autocast("cpu", enabled=False):
+                y = F.scaled_dot_product_attention(q.float(), k.float(), v.float(),
+                                                   is_causal=True).to(q.dtype)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, d_model: int, mlp_ratio: int = 4):
+        super().__init__()
+        self.fc = nn.Linear(d_model, mlp_ratio * d_model, bias=False)
+        self.proj = nn.Linear(mlp_ratio * d_model, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(F.gelu(self.fc(x)))  # exact (erf) GELU: faster than tanh on CPU
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: ``x + attn(ln(x))``, then ``x + mlp(ln(x))``."""
+
+    def __init__(self, d_model: int, n_head: int, mlp_ratio: int = 4):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model, bias=False)
+        self.attn = Attention(d_model, n_head)
+        self.ln2 = nn.LayerNorm(d_model, bias=False)
+        self.mlp = MLP(d_model, mlp_ratio)
+
+    def forward(self, x, cos, sin):
+        x = x + self.attn(self.ln1(x), cos, sin)
+        return x + self.mlp(self.ln2(x))
+
+
+class GPT(nn.Module):
+    """Decoder-only transformer; ``forward(idx [B,T]) -> logits [B,T,V]``.
+
+    Parameters
+    ----------
+    cfg : ModelConfig
+        ``n_layer, d_model, n_head, vocab_size, seq_len, tie_embeddings, mlp_ratio``.
+    """
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(
+            Block(cfg.d_model, cfg.n_head, cfg.mlp_ratio) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.d_model, bias=False)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.head.weight = self.wte.weight
+        cos, sin = rope_tables(cfg.seq_len, cfg.d_model // cfg.n_head)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+
+    # -- accounting ---------------------------------------------------------------------
+    def embedding_param_names(self) -> set[str]:
+        """Parameters excluded from the non-embedding count."""
+        return {"wte.weight"} if self.cfg.tie_embeddings else {"wte.weight", "head.weight"}
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Exact count; ``non_embedding`` drops the token embedding and an untied head."""
+        skip = self.embedding_param_names() if non_embedding else set()
+        return sum(p.numel() for n, p in self.named_parameters() if n not in skip)
+
+    # -- initialisation -----------------------------------------------------------------
+    @torch.no_grad()
+    def init_weights(self, generator: torch.Generator | None = None,
+                     select: Callable[[str], bool] | None = None) -> None:
+        """GPT-2 initialisation: N(0, 0.02), residual projections N(0, 0.02/√(2L)), LN = 1.
+
+        ``select(name)`` limits re-initialisation to some parameters (stage transitions).
+        """
+        resid_std = 0.02 / math.sqrt(2 * self.cfg.n_layer)
+        for name, p in self.named_parameters():
+            if select is not None and not select(name):
+                continue
+            if name.endswith(("ln1.weight", "ln2.weight", "ln_f.weight")):
+                p.fill_(1.0)
+            elif name.endswith("proj.weight"):
+                nn.init.normal_(p, 0.0, resid_std, generator=generator)
+            else:
+                nn.init.normal_(p, 0.0, 0.02, generator=generator)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        T = idx.shape[1]
+        if T > self.cfg.seq_len:
+            raise ValueError(f"sequence of {T} tokens exceeds the context {self.cfg.seq_len}")
+        cos, sin = self.rope_cos[:T, None, None], self.rope_sin[:T, None, None]
+        x = self.wte(idx)
+        for block in self.blocks:
+            x = block(x, cos, sin)
+        return self.head(self.ln_f(x))
+
+
+def build_model(cfg, seed: int = 0, device: str | torch.device = "cpu") -> GPT:
+    """Build and initialise a :class:`GPT` deterministically from ``seed``."""
+    with torch.device(device):
+        model = GPT(cfg)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    model.init_weights(gen)
+    return model
+
+
+def count_params(cfg) -> tuple[int, int]:
+    """(non-embedding, total) exact counts, from a model built on the meta device."""
+    with torch.device("meta"):
+        model = GPT(cfg)
+    return model.num_params(True), model.num_params(False)
+
+
+# --------------------------------------------------------------------------- FLOPs
+
+
+def flops_per_token(cfg, seq_len: int | None = None) -> float:
+    """Training FLOPs per token (forward + backward), PaLM/nanoGPT convention.
+
+    ``6 (N_matrix + d V) + 12 L d T``: 6 FLOPs per weight per token for every matrix of the
+    blocks and the output head (the embedding lookup costs nothing), plus the attention scores
+    and their weighted sum, ``2 · 2 · L · T · d`` forward, ×3 with backward (the full T×T
+    product is counted, as is conventional, although causal kernels can skip half).
+    """
+    T = seq_len or cfg.seq_len
+    d, L = cfg.d_model, cfg.n_layer
+    matrix = L * (4 + 2 * cfg.mlp_ratio) * d * d
+    return 6.0 * (matrix + d * cfg.vocab_size) + 12.0 * L * d * T
+
+
+def estimate_mfu(cfg, tokens_per_s: float, peak_flops: float, seq_len: int | None = None) -> float:
+    """Model FLOPs utilisation: ``tokens_per_s · flops_per_token / peak_flops``."""
+    return tokens_per_s * flops_per_token(cfg, seq_len) / peak_flops

@@ -1,0 +1,163 @@
+"""Model, shape rule, parameter/FLOP accounting and LR schedules of the trainer."""
+
+import math
+
+import pytest
+import torch
+
+from scaling.train.config import ConfigError, ModelConfig, OptimConfig, parse_branches
+from scaling.train.model import (
+    GPT,
+    SizeError,
+    build_model,
+    count_params,
+    estimate_mfu,
+    flops_per_token,
+    shape_for,
+)
+from scaling.train.schedule import log_steps, make_plan
+
+
+def _cfg(L=2, d=64, h=2, V=259, T=32, tie=True):
+    return ModelConfig(n_layer=L, d_model=d, n_head=h, vocab_size=V, seq_len=T,
+                       tie_embeddings=tie)
+
+
+@pytest.mark.parametrize("size, shape", [(100_000, (2, 64, 2)), (800_000, (4, 128, 4)),
+                                         (3_000_000, (6, 192, 6)),
+                                         (100_000_000, (20, 640, 10))])
+def test_shape_rule_matches_documented_shapes(size, shape):
+    s = shape_for(size)
+    assert (s.n_layer, s.d_model, s.n_head) == shape
+    # the rule keeps 12 L d^2 within a factor 1.5 of the request
+    assert 1 / 1.5 < 12 * s.n_layer * s.d_model**2 / size < 1.5
+
+
+def test_shape_rule_monotone_and_refuses_tiny():
+    prev = 0
+    for n in [2e4, 5e4, 1e5, 3e5, 1e6, 3e6, 1e7, 1e8, 1e9]:
+        s = shape_for(int(n))
+        approx = 12 * s.n_layer * s.d_model**2
+        assert approx >= prev
+        prev = approx
+    with pytest.raises(SizeError, match="too small"):
+        shape_for(500)
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_param_counts_are_exact(tie):
+    cfg = _cfg(tie=tie)
+    m = GPT(cfg)
+    L, d, V = cfg.n_layer, cfg.d_model, cfg.vocab_size
+    non_emb = L * (12 * d * d + 2 * d) + d  # blocks + final LayerNorm, no biases
+    assert m.num_params(non_embedding=True) == non_emb
+    total = non_emb + V * d + (0 if tie else V * d)
+    assert m.num_params(non_embedding=False) == total
+    assert count_params(cfg) == (non_emb, total)
+    assert len({id(p) for p in m.parameters()}) == sum(1 for _ in m.parameters())
+
+
+def test_flops_and_mfu_formula():
+    cfg = _cfg(L=2, d=64, T=128)
+    f = flops_per_token(cfg)
+    assert f == 6 * (2 * 12 * 64 * 64 + 64 * 259) + 12 * 2 * 64 * 128
+    assert estimate_mfu(cfg, tokens_per_s=1e6, peak_flops=f * 2e6) == pytest.approx(0.5)
+
+
+def test_model_is_causal_and_deterministic():
+    cfg = _cfg()
+    a, b = build_model(cfg, seed=3), build_model(cfg, seed=3)
+    for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        assert torch.equal(p, q), n
+    x = torch.randint(0, cfg.vocab_size, (2, 20))
+    y = x.clone()
+    y[:, 12:] = (y[:, 12:] + 1) % cfg.vocab_size
+    la, lb = a(x), a(y)
+    assert la.shape == (2, 20, cfg.vocab_size)
+    assert torch.allclose(la[:, :12], lb[:, :12], atol=1e-5)  # future tokens never leak back
+    assert not torch.allclose(la[:, 12:], lb[:, 12:])
+    with pytest.raises(ValueError, match="exceeds the context"):
+        a(torch.zeros(1, 33, dtype=torch.long))
+
+
+def test_rope_scores_depend_on_relative_position_only():
+    """<R(m) q, R(n) k> depends on m - n only (Su et al., 2021), and RoPE preserves norms."""
+    from scaling.train.model import apply_rope, rope_tables
+
+    cos, sin = rope_tables(64, 16)
+    q, k = torch.randn(16), torch.randn(16)
+    qs = apply_rope(q.expand(64, 16), cos, sin)  # q at every position
+    ks = apply_rope(k.expand(64, 16), cos, sin)
+    s = qs @ ks.T  # s[m, n]
+    for shift in (1, 7, 30):
+        assert torch.allclose(s[10 + shift, 3 + shift], s[10, 3], atol=1e-4)
+    assert not torch.allclose(s[10, 3], s[10, 4])
+    assert torch.allclose(qs.norm(dim=-1), q.norm().expand(64), atol=1e-4)
+
+
+def test_reinit_select_touches_only_selected():
+    m = build_model(_cfg(), seed=0)
+    before = {n: p.clone() for n, p in m.named_parameters()}
+    m.init_weights(torch.Generator().manual_seed(99), select=lambda n: ".mlp." in n)
+    for n, p in m.named_parameters():
+        if ".mlp." in n:
+            assert not torch.equal(p, before[n]), n
+        else:
+            assert torch.equal(p, before[n]), n
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def test_cosine_schedule_shape():
+    plan = make_plan(OptimConfig(lr=1e-3, warmup_frac=0.1, min_lr_ratio=0.1), 100)
+    f = [plan.factor(s) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b - 1e-12 for a, b in zip(f[9:], f[10:], strict=False))  # decays
+    assert f[-1] == pytest.approx(0.1, abs=2e-3)
+    mid = 10 + 45
+    assert f[mid] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+
+
+def test_wsd_branch_equals_shorter_wsd_run():
+    """A decay branch of fraction φ is the WSD schedule of a run of φ·n steps (same warm-up)."""
+    opt = OptimConfig(lr=1e-3, schedule="wsd", warmup_frac=0.05, decay_frac=0.2,
+                      branches=(0.5,))
+    plan = make_plan(opt, 200)
+    (b,) = plan.branches
+    assert (b.fork, b.end) == (80, 100)
+    short = make_plan(OptimConfig(lr=1e-3, schedule="wsd", warmup_frac=0.1, decay_frac=0.2),
+                      100)
+    for s in range(b.fork, b.end):
+        assert plan.factor(s, b) == pytest.approx(short.factor(s))
+    assert plan.factor(b.end - 1, b) == pytest.approx(opt.min_lr_ratio)
+    assert plan.factor(150) == 1.0 and plan.factor(199) == pytest.approx(opt.min_lr_ratio)
+
+
+def test_two_stage_plan_restarts_warmup():
+    plan = make_plan(OptimConfig(lr=1e-3, warmup_frac=0.1), 100, switch_step=20)
+    assert plan.switch_step == 20
+    f = [plan.factor(s) for s in range(100)]
+    assert f[19] < 0.2  # the procedural stage has decayed
+    assert f[20] == pytest.approx(1 / 8)  # fresh warm-up over 10% of the 80 main steps
+    assert f[27] == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="stage switch"):
+        make_plan(OptimConfig(lr=1e-3), 100, switch_step=0)
+
+
+def test_branch_inside_warmup_refused_and_branch_parsing():
+    with pytest.raises(ConfigError, match="warm-up"):
+        make_plan(OptimConfig(lr=1e-3, schedule="wsd", branches=(0.01,)), 100)
+    assert parse_branches("0.5, 0.25") == (0.25, 0.5)
+    for bad in ("0.5,x", "1.0", "0.3,0.3"):
+        with pytest.raises(ConfigError):
+            parse_branches(bad)
+
+
+def test_log_steps():
+    s = log_steps(1000, count=12, first=8, extra=(333,))
+    assert s[0] == 8 and s[-1] == 1000 and 333 in s
+    assert 12 <= len(s) <= 13
+    ratios = [b / a for a, b in zip(s[1:-2], s[2:-1], strict=False) if 333 not in (a, b)]
+    assert max(ratios) < 1.8
+    assert log_steps(5) == [5]
