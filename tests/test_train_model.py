@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from scaling.train.model import (
     count_params,
     estimate_mfu,
     flops_per_token,
+    non_embedding_params,
     shape_for,
 )
 from scaling.train.schedule import log_steps, make_plan
@@ -24,7 +26,7 @@ def _cfg(L=2, d=64, h=2, V=259, T=32, tie=True):
 
 
 @pytest.mark.parametrize("size, shape", [(100_000, (2, 64, 2)), (800_000, (4, 128, 4)),
-                                         (3_000_000, (6, 192, 6)),
+                                         (3_000_000, (5, 224, 7)),
                                          (100_000_000, (20, 640, 10))])
 def test_shape_rule_matches_documented_shapes(size, shape):
     s = shape_for(size)
@@ -33,13 +35,15 @@ def test_shape_rule_matches_documented_shapes(size, shape):
     assert 1 / 1.5 < 12 * s.n_layer * s.d_model**2 / size < 1.5
 
 
-def test_shape_rule_monotone_and_refuses_tiny():
+def test_shape_rule_monotone_close_and_refuses_tiny():
     prev = 0
-    for n in [2e4, 5e4, 1e5, 3e5, 1e6, 3e6, 1e7, 1e8, 1e9]:
+    for n in np.geomspace(2e4, 3e9, 300):
         s = shape_for(int(n))
-        approx = 12 * s.n_layer * s.d_model**2
-        assert approx >= prev
-        prev = approx
+        exact = non_embedding_params(s.n_layer, s.d_model)
+        assert exact >= prev, f"size {n:.3g} gives a smaller model than a smaller request"
+        assert 1 / 1.5 < exact / n < 1.5  # shapes below 50k are 2x apart
+        assert 16 <= s.d_model / s.n_layer <= 128
+        prev = exact
     with pytest.raises(SizeError, match="too small"):
         shape_for(500)
 

@@ -6,11 +6,14 @@ The shape rule
 shape (:func:`shape_for`):
 
 * a block holds ``12 d²`` matrix weights (attention ``4 d²`` + MLP ``8 d²``, no biases) and
-  ``2 d`` LayerNorm weights, so ``N ≈ 12 L d²``;
-* the aspect ratio is fixed at ``d = 32 L`` (2 layers × 64 wide at 100k, 4 × 128 near 1M,
-  20 × 640 near 100M), hence ``L = round((N / 12288)^(1/3))`` (at least 1);
-* the width is then the multiple of the head size nearest ``sqrt(N / (12 L))``, with head size
-  32 below a width of 512 and 64 from there on; heads = width / head size.
+  ``2 d`` LayerNorm weights, plus a final LayerNorm: ``N(L, d) = L (12 d² + 2 d) + d``;
+* widths are multiples of the head size (32 below a width of 512, 64 from there on; heads =
+  width / head size), and the aspect ratio ``d / L`` stays within [16, 128];
+* among those shapes the rule takes the one whose exact ``N(L, d)`` is nearest the request in
+  log space, with a small preference (0.1 per e-fold) for the aspect ``d = 32 L``:
+  ``score = |ln(N(L, d) / N)| + 0.1 |ln(d / 32 L)|``. So the built model is as close to the
+  requested size as the grid of shapes allows, and larger requests never give smaller models
+  (25k → 2 × 32, 50k → 1 × 64, 100k → 2 × 64, 1M → 5 × 128, 100M → 20 × 640).
 
 Parameter accounting
 --------------------
@@ -52,8 +55,13 @@ class Shape:
         return f"{self.n_layer} layers × {self.d_model} wide × {self.n_head} heads"
 
 
+def non_embedding_params(n_layer: int, d_model: int) -> int:
+    """Exact non-embedding count of a shape: ``L (12 d² + 2 d) + d`` (tied head)."""
+    return n_layer * (12 * d_model**2 + 2 * d_model) + d_model
+
+
 def shape_for(n_params: int) -> Shape:
-    """The shape rule (module docstring): ``d = 32 L``, ``N ≈ 12 L d²``.
+    """The shape rule (module docstring): nearest ``N(L, d)`` in log space, aspect near 32.
 
     Parameters
     ----------
@@ -63,10 +71,22 @@ def shape_for(n_params: int) -> Shape:
     if not n_params >= 10_000:
         raise SizeError(f"--size {n_params} is too small; the smallest model has ~12k "
                         "non-embedding parameters (use e.g. --size 100k)")
-    n_layer = max(1, round((n_params / (12 * ASPECT**2)) ** (1 / 3)))
-    ideal = math.sqrt(n_params / (12 * n_layer))
-    head = 32 if ideal < 512 else 64
-    d_model = max(head, head * round(ideal / head))
+    best: tuple[float, int, int] | None = None
+    for n_layer in range(1, 257):
+        ideal = math.sqrt(n_params / (12 * n_layer))
+        for head in (32, 64):
+            for mult in (math.floor(ideal / head), math.ceil(ideal / head)):
+                d = head * max(1, mult)
+                if (head == 64) != (d >= 512) or not 16 <= d / n_layer <= 128:
+                    continue
+                score = (abs(math.log(non_embedding_params(n_layer, d) / n_params))
+                         + 0.1 * abs(math.log(d / (ASPECT * n_layer))))
+                if best is None or score < best[0]:
+                    best = (score, n_layer, d)
+    if best is None:  # only for tiny requests: the 1 × 32 model
+        best = (0.0, 1, 32)
+    _, n_layer, d_model = best
+    head = 32 if d_model < 512 else 64
     return Shape(n_layer=n_layer, d_model=d_model, n_head=d_model // head)
 
 
