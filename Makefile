@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/scaling --help
+	$(BIN)/scaling demo
 
 # pytest exits 5 when nothing was collected: that is a failure here, as any non-zero code.
 test: $(STAMP)

@@ -511,6 +511,23 @@ def report_cmd(
         typer.echo(res.report())
 
 
+@app.command("demo")
+@user_errors
+def demo_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Where the grid and the report go.")] =
+    Path("demo-out"),
+    jobs: Annotated[int, typer.Option(help="Local worker processes for the grid.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """The embedded default end to end: cpu-tiny grid → fits → savings → PDF report."""
+    from .demo import run_demo
+
+    res = run_demo(out, jobs=jobs, progress=not as_json,
+                   echo=(lambda s: typer.echo(s, err=True)) if as_json else typer.echo)
+    if as_json:
+        emit_json(res.summary())
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
