@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from .errors import ScalingError
+from .jsonsafe import jsonable
 
 app = typer.Typer(
     name="scaling",
@@ -29,22 +29,23 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (stable keys).")]
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "item"):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def emit_json(obj: dict) -> None:
-    typer.echo(json.dumps(_jsonable(obj), indent=2))
+    typer.echo(json.dumps(jsonable(obj), indent=2))
+
+
+def show(result: Any, as_json: bool) -> None:
+    """Print a result object: ``.summary()`` as JSON, or its ``.report()`` text."""
+    if as_json:
+        emit_json(result.summary())
+    else:
+        typer.echo(result.report())
+
+
+def runs_or_reference(runs: Path | None) -> Path:
+    """``--runs``, defaulting to the shipped reference grid (with a clear error if absent)."""
+    from .paths import reference_runs
+
+    return runs if runs is not None else reference_runs()
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -442,11 +443,10 @@ def predict_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Data savings of a recipe vs the baseline at a target size, with a 90% interval."""
-    from .paths import reference_runs
     from .predict import predict_savings, suggest_run
     from .predict.grid import load_grid
 
-    grid = load_grid(runs if runs is not None else reference_runs(), domain)
+    grid = load_grid(runs_or_reference(runs), domain)
     res = predict_savings(grid, mix, baseline=baseline, size=size, tokens=tokens,
                           count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed)
     if suggest:
@@ -455,10 +455,7 @@ def predict_cmd(
         else:
             res.suggestion = suggest_run(grid, res.recipe, res.baseline, res.size, res.tokens,
                                          count_procedural=not no_procedural, seed=seed).summary()
-    if as_json:
-        emit_json(res.summary())
-    else:
-        typer.echo(res.report())
+    show(res, as_json)
 
 
 @app.command("backtest")
@@ -473,15 +470,11 @@ def backtest_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Hold out the largest size, predict its losses and savings from the rest, score them."""
-    from .paths import reference_runs
     from .predict import backtest
 
-    res = backtest(runs if runs is not None else reference_runs(), target_domain=domain,
+    res = backtest(runs_or_reference(runs), target_domain=domain,
                    baseline=baseline, bootstrap=bootstrap, seed=seed)
-    if as_json:
-        emit_json(res.summary())
-    else:
-        typer.echo(res.report())
+    show(res, as_json)
 
 
 @app.command("report")
@@ -499,16 +492,12 @@ def report_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The PDF report: grid, laws, savings, skill emergence, backtest, provenance."""
-    from .paths import reference_runs
     from .report import build_report
 
-    res = build_report(runs if runs is not None else reference_runs(), out,
+    res = build_report(runs_or_reference(runs), out,
                        target_domain=domain, baseline=baseline, size=size,
                        bootstrap=bootstrap, seed=seed)
-    if as_json:
-        emit_json(res.summary())
-    else:
-        typer.echo(res.report())
+    show(res, as_json)
 
 
 @app.command("demo")

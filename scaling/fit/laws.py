@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScalingError
+from ..jsonsafe import finite_or_none as _f
 from . import forms, optim
 
 FORMS = ("chinchilla", "power")
@@ -207,11 +208,6 @@ class LawResult:
             lines.append(f"corr(alpha, beta) = {self.correlation.loc['alpha', 'beta']:+.2f}")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-def _f(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 # --------------------------------------------------------------------------- fitting

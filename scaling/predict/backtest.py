@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import ScalingError
 from ..fit import fit_law_frame
+from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 from .grid import Grid, PredictError, load_grid, one_blas_thread
 from .savings import WIDEN_C, _Fits, _loss, fit_recipe, procedural_share, quantiles, savings_at
@@ -87,13 +88,6 @@ class BacktestResult:
                              f"({c['truth_method']})")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-def _f(x) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def _pct(x) -> str:

@@ -7,12 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
-
-
-def _f(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 @dataclass

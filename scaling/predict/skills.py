@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import ScalingError
 from ..fit import fit_grok, load_grok_table, speedup
+from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 from .grid import Grid, canonical
 
@@ -86,6 +87,3 @@ def skill_speedups(grid: Grid, recipe: str, baseline: str, level: float = 0.9
     return out, notes
 
 
-def _f(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
