@@ -120,6 +120,17 @@ def load_law_table(path: str | os.PathLike, domain: str | None = None,
     return df, {"domain": None, "source": str(path)}
 
 
+def skill_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Curves ``curve, tokens, value, recipe, skill, run`` from a store's ``kind == "skill"``
+    records; a curve is one (run_id, probe), labelled ``run_id/probe``."""
+    return pd.DataFrame({
+        "curve": records["run_id"].astype(str) + "/" + records["name"].astype(str),
+        "tokens": records["tokens"].astype(float), "value": records["value"].astype(float),
+        "recipe": records["recipe"].astype(str), "skill": records["name"].astype(str),
+        "run": records["run_id"].astype(str),
+    }).reset_index(drop=True)
+
+
 def load_grok_table(path: str | os.PathLike, skill: str | None = None) -> pd.DataFrame:
     """A frame ``curve, tokens, value`` from a CSV or from the ``skill`` records of a store.
 
@@ -137,12 +148,7 @@ def load_grok_table(path: str | os.PathLike, skill: str | None = None) -> pd.Dat
         if sk.empty:
             raise FitError(f"no skill records{f' for {skill!r}' if skill else ''} in finished "
                            f"runs under {path}")
-        return pd.DataFrame({
-            "curve": sk["run_id"].astype(str) + "/" + sk["name"].astype(str),
-            "tokens": sk["tokens"].astype(float), "value": sk["value"].astype(float),
-            "recipe": sk["recipe"].astype(str), "skill": sk["name"].astype(str),
-            "run": sk["run_id"].astype(str),
-        }).reset_index(drop=True)
+        return skill_table(sk)
     if not path.exists():
         raise TableError(f"no such file or run directory: {path}")
     return grok_columns(read_csv(path), source=str(path))

@@ -13,10 +13,10 @@ with an interval from the midpoints' standard errors (and the spread between see
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..errors import ScalingError
 from ..fit import fit_grok, load_grok_table, speedup
+from ..fit.data import skill_table
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 from .grid import Grid, canonical
@@ -31,11 +31,7 @@ def skill_speedups(grid: Grid, recipe: str, baseline: str, level: float = 0.9
     if sk is not None:  # the records load_grid already read (same frame as load_grok_table)
         if sk.empty:
             return [], []
-        table = pd.DataFrame({
-            "curve": sk["run_id"].astype(str) + "/" + sk["name"].astype(str),
-            "tokens": sk["tokens"].astype(float), "value": sk["value"].astype(float),
-            "recipe": sk["recipe"].astype(str), "skill": sk["name"].astype(str),
-            "run": sk["run_id"].astype(str)}).reset_index(drop=True)
+        table = skill_table(sk)
     else:
         try:
             table = load_grok_table(grid.path)
