@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 # pytest exits 5 when nothing was collected: that is a failure here, as any non-zero code.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --nbmake tests notebooks
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
