@@ -169,9 +169,19 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 def _clean_value(v: Any) -> Any:
     if hasattr(v, "item"):
         v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else (float("inf") if v > 0 else float("-inf"))
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return None if math.isnan(v) else (float("inf") if v > 0 else float("-inf"))
+        # Metrics are float32 computations: 9 significant digits hold all they carry
+        # (float32 round-trips through 9), and keep a store of hundreds of runs small.
+        return float(f"{v:.9g}")
     return v
+
+
+def metrics_line(record: Mapping[str, Any]) -> str:
+    """One ``metrics.jsonl`` line (compact JSON, cleaned values)."""
+    return json.dumps({k: _clean_value(v) for k, v in record.items()},
+                      separators=(",", ":"), default=_json_default)
 
 
 class RunWriter:
@@ -260,8 +270,7 @@ class RunWriter:
                 raise ValueError(f"metrics record lacks {missing}: {dict(r)}")
             if r["kind"] not in KINDS:
                 raise ValueError(f"unknown metrics kind {r['kind']!r}; known: {', '.join(KINDS)}")
-            rec = {k: _clean_value(v) for k, v in r.items()}
-            lines.append(json.dumps(rec, default=_json_default))
+            lines.append(metrics_line(r))
         if not lines:
             return
         data = ("\n".join(lines) + "\n").encode()
