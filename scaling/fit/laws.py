@@ -354,7 +354,8 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         stderr = boot.std(ddof=1).to_numpy()
         lo = boot.quantile(a).to_numpy()
         hi = boot.quantile(1 - a).to_numpy()
-        corr = np.corrcoef(boot_internal.T) if bootstrap > 2 else _correlation(cov)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a parameter fixed at a bound
+            corr = np.corrcoef(boot_internal.T) if bootstrap > 2 else _correlation(cov)
     else:
         boot = None
         se_int = np.sqrt(np.clip(np.diag(cov), 0, None))
