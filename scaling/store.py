@@ -169,17 +169,13 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 def _clean_value(v: Any) -> Any:
     if hasattr(v, "item"):
         v = v.item()
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            return None if math.isnan(v) else (float("inf") if v > 0 else float("-inf"))
-        # Metrics are float32 computations: 9 significant digits hold all they carry
-        # (float32 round-trips through 9), and keep a store of hundreds of runs small.
-        return float(f"{v:.9g}")
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else (float("inf") if v > 0 else float("-inf"))
     return v
 
 
 def metrics_line(record: Mapping[str, Any]) -> str:
-    """One ``metrics.jsonl`` line (compact JSON, cleaned values)."""
+    """One ``metrics.jsonl`` line (compact JSON, non-finite values cleaned)."""
     return json.dumps({k: _clean_value(v) for k, v in record.items()},
                       separators=(",", ":"), default=_json_default)
 

@@ -31,7 +31,7 @@ def test_train_json_contract_and_human_shape(tmp_path):
     assert set(js) >= {"run_id", "out", "status", "n_params", "tokens", "final", "tokens_per_s"}
     assert js["status"] == "done" and js["tokens"] == 16 * 256
     assert set(js["final"]["val_loss"]) == {"prose"}
-    assert "1 layers × 32 wide × 1 heads" in r.stderr  # the derived shape is printed
+    assert "2 layers × 32 wide × 1 heads" in r.stderr  # the derived shape is printed
     _, table = load_runs(tmp_path / "a")
     assert table.loc[0, "run_id"] == js["run_id"] and table.loc[0, "n_params"] == js["n_params"]
 

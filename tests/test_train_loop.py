@@ -81,7 +81,7 @@ def test_run_writes_config_metrics_checkpoints(base_run):
     assert stored["recipe"] == "code=0.5,prose=0.5"
     assert stored["n_params"] == res.n_params == build_model(cfg.model).num_params()
     assert stored["n_params_total"] == build_model(cfg.model).num_params(False)
-    assert stored["seed"] == 0 and stored["shape"] == {"n_layer": 1, "d_model": 32, "n_head": 1}
+    assert stored["seed"] == 0 and stored["shape"] == {"n_layer": 2, "d_model": 32, "n_head": 1}
     assert "device" not in json.dumps(stored)  # runtime options stay out of the hash
     assert json.loads((out / "runtime.json").read_text())["device"] == "cpu"
     recs = records(out)
