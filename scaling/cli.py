@@ -243,6 +243,16 @@ def _write_predictions(predict: Path | None, out: Path | None, make) -> str | No
     return str(out)
 
 
+def _show_fit(summary: dict, text: str, written: str | None, as_json: bool) -> None:
+    """A fit's JSON (plus where --predict rows went) or its text report."""
+    if as_json:
+        emit_json({**summary, **({"predictions": written} if written else {})})
+        return
+    typer.echo(text)
+    if written:
+        typer.echo(f"predictions written to {written}")
+
+
 @fit_app.command("law")
 @user_errors
 def fit_law_cmd(
@@ -273,14 +283,9 @@ def fit_law_cmd(
                         seed=seed, points=points,
                         min_tokens=None if min_tokens is None else parse_count(min_tokens))
     written = _write_predictions(predict, out, lambda X: law_predict_table(fits, X))
-    if as_json:
-        summaries = [r.summary() for r in fits.values()]
-        doc = summaries[0] if len(summaries) == 1 else {"form": form, "fits": summaries}
-        emit_json({**doc, **({"predictions": written} if written else {})})
-        return
-    typer.echo("\n\n".join(r.report() for r in fits.values()))
-    if written:
-        typer.echo(f"predictions written to {written}")
+    summaries = [r.summary() for r in fits.values()]
+    _show_fit(summaries[0] if len(summaries) == 1 else {"form": form, "fits": summaries},
+              "\n\n".join(r.report() for r in fits.values()), written, as_json)
 
 
 @fit_app.command("grok")
@@ -300,12 +305,7 @@ def fit_grok_cmd(
 
     res = fit_grok(load_grok_table(source, skill=skill))
     written = _write_predictions(predict, out, lambda X: grok_predict_table(res, X))
-    if as_json:
-        emit_json({**res.summary(), **({"predictions": written} if written else {})})
-        return
-    typer.echo(res.report())
-    if written:
-        typer.echo(f"predictions written to {written}")
+    _show_fit(res.summary(), res.report(), written, as_json)
 
 
 @fit_app.command("mixture")
@@ -326,12 +326,7 @@ def fit_mixture_cmd(
 
     res = fit_mixture_csv(train, target, folds=folds, seed=seed)
     written = _write_predictions(predict, out, lambda X: mixture_predict_table(res, X))
-    if as_json:
-        emit_json({**res.summary(), **({"predictions": written} if written else {})})
-        return
-    typer.echo(res.report())
-    if written:
-        typer.echo(f"predictions written to {written}")
+    _show_fit(res.summary(), res.report(), written, as_json)
 
 
 # --------------------------------------------------------------------------- data
