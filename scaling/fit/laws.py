@@ -363,8 +363,9 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         lo_i, hi_i = theta - z * se_int, theta + z * se_int
         is_log = np.array([n in ("e", "a", "b") for n in spec["internal"]])
         stderr = np.where(is_log, values * se_int, se_int)
-        lo = np.where(is_log, np.exp(lo_i), lo_i)
-        hi = np.where(is_log, np.exp(hi_i), hi_i)
+        with np.errstate(over="ignore"):  # an unbounded interval is inf, said as such
+            lo = np.where(is_log, np.exp(lo_i), lo_i)
+            hi = np.where(is_log, np.exp(hi_i), hi_i)
         corr = _correlation(cov)
     corr = pd.DataFrame(np.nan_to_num(corr, nan=0.0), index=list(names), columns=list(names))
 
