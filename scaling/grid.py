@@ -31,6 +31,7 @@ training the same run at once.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import tomllib
@@ -207,42 +208,35 @@ def run_status(run_dir: Path) -> str:
 def measure_throughput(configs: Sequence, device: str = "cpu", steps: int = 3) -> dict[int, float]:
     """Training tokens/s of each distinct model shape, timed on ``device`` with random tokens.
 
-    Used by the dry run to turn FLOPs into wall time on *this* machine.
+    Used by the dry run to turn FLOPs into wall time on *this* machine: each shape runs the
+    trainer's own step (:func:`scaling.train.loop.train_step`, default precision, fused
+    AdamW) on a fixed batch, timed over ``steps`` steps after one warm-up step.
     """
     import torch
 
     from .train import build_model
+    from .train.loop import make_optimizer, resolve_precision, train_step
 
+    precision = resolve_precision("auto", device)
     rates: dict[int, float] = {}
     for cfg in configs:
         key = hash((cfg.model, cfg.data.batch_size, cfg.data.seq_len))
         if key in rates:
             continue
-        torch.manual_seed(0)
-        model = build_model(cfg.model).to(device)
+        model = build_model(cfg.model, seed=0, device=device)
+        opt = make_optimizer(model, cfg, device)
+        gen = torch.Generator().manual_seed(0)
         x = torch.randint(0, cfg.model.vocab_size, (cfg.data.batch_size, cfg.data.seq_len),
-                          device=device)
-        rates[key] = _tokens_per_second(model, x, steps)
-    return rates
-
-
-def _tokens_per_second(model, x, steps: int) -> float:
-    """Forward + backward + AdamW step on a fixed batch, after one warm-up step."""
-    import torch
-
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-
-    def step():
-        logits = model(x)
-        torch.nn.functional.cross_entropy(logits.flatten(0, 1), x.flatten()).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    step()
-    t0 = time.perf_counter()
-    for _ in range(steps):
+                          generator=gen)
+        mask = torch.ones_like(x, dtype=torch.bool)
+        step = functools.partial(train_step, model, model, opt, x, x, mask, cfg.optim.lr,
+                                 dev=device, precision=precision)
         step()
-    return x.numel() * steps / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates[key] = x.numel() * steps / (time.perf_counter() - t0)
+    return rates
 
 
 def plan(spec: GridSpec, out: str | os.PathLike | None = None, device: str = "cpu",

@@ -8,9 +8,11 @@ import torch
 
 from scaling.train.config import ConfigError, ModelConfig, OptimConfig, parse_branches
 from scaling.train.model import (
+    EXPLICIT_ATTENTION_MAX,
     GPT,
     SizeError,
     build_model,
+    causal_attention,
     count_params,
     estimate_mfu,
     flops_per_token,
@@ -82,6 +84,31 @@ def test_model_is_causal_and_deterministic():
     assert not torch.allclose(la[:, 12:], lb[:, 12:])
     with pytest.raises(ValueError, match="exceeds the context"):
         a(torch.zeros(1, 33, dtype=torch.long))
+
+
+@pytest.mark.parametrize("limit", [EXPLICIT_ATTENTION_MAX, 0])
+def test_cpu_bf16_attention_matches_fp32_sdpa(limit, monkeypatch):
+    """Both CPU bf16 paths (explicit scores; fp32 flash above the size limit) agree with fp32
+    SDPA in values and gradients to bf16 precision, and stay causal."""
+    import scaling.train.model as model_mod
+    monkeypatch.setattr(model_mod, "EXPLICIT_ATTENTION_MAX", limit)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 40, 16, generator=g, requires_grad=True) for _ in range(3))
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    ref_grads = torch.autograd.grad(ref.square().sum(), (q, k, v))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = causal_attention(q, k, v)
+    assert out.dtype == torch.bfloat16
+    grads = torch.autograd.grad(out.float().square().sum(), (q, k, v))
+    assert torch.allclose(out.float(), ref, atol=3e-2)
+    for a, b in zip(grads, ref_grads, strict=True):
+        assert (a - b).abs().max() < 0.05 * b.abs().max()
+    # causal: the output at position t ignores positions after t
+    v2 = v.detach().clone()
+    v2[:, :, 20:] += 100.0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out2 = causal_attention(q.detach(), k.detach(), v2)
+    assert torch.equal(out2[:, :, :20], out.detach()[:, :, :20])
 
 
 def test_rope_scores_depend_on_relative_position_only():
