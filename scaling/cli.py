@@ -135,6 +135,11 @@ def train_cmd(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch (sequences).")]
     = 32,
     seq_len: Annotated[int, typer.Option("--seq-len", help="Tokens per sequence.")] = 128,
+    layers: Annotated[int | None, typer.Option(help="Fix the depth; the shape rule picks the "
+                                               "width.")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(
+        "--warmup-steps", help="Warm-up steps of every stage (default: 5% of its steps); give "
+        "runs of several budgets that are compared the same warm-up.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak LR (default: min(3e-3, 0.75/width)).")]
     = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 autocast), bf16 or fp32.")] = "auto",
@@ -145,7 +150,8 @@ def train_cmd(
     from .train import RunConfig, train
 
     cfg = RunConfig.from_args(size=size, mix=mix, tokens=tokens, seed=seed, schedule=schedule,
-                              branches=branches, batch_size=batch_size, seq_len=seq_len, lr=lr)
+                              branches=branches, batch_size=batch_size, seq_len=seq_len, lr=lr,
+                              layers=layers, warmup_steps=warmup_steps)
     typer.echo(f"{cfg.run_id}: {cfg.describe()}", err=True)
     res = train(cfg, out, device=device, progress=not as_json, precision=precision,
                 compile=compile)

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from scaling.train.config import ConfigError, ModelConfig, OptimConfig, parse_branches
+from scaling.train.config import (
+    ConfigError,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    parse_branches,
+)
 from scaling.train.model import (
     EXPLICIT_ATTENTION_MAX,
     GPT,
@@ -48,6 +54,25 @@ def test_shape_rule_monotone_close_and_refuses_tiny():
         prev = exact
     with pytest.raises(SizeError, match="too small"):
         shape_for(500)
+
+
+def test_fixed_depth_sweeps_width_monotonically():
+    widths = [shape_for(n, layers=2).d_model for n in (25e3, 100e3, 220e3, 400e3, 600e3)]
+    assert widths == [32, 64, 96, 128, 160]
+    prev = 0
+    for n in np.geomspace(2e5, 1e7, 200):
+        s = shape_for(int(n), layers=4)
+        assert s.n_layer == 4 and 16 <= s.d_model / 4 <= 128
+        assert non_embedding_params(4, s.d_model) >= prev
+        prev = non_embedding_params(4, s.d_model)
+    with pytest.raises(SizeError, match=r"no 1-layer model .*\(range 12,384"):
+        shape_for(10**7, layers=1)
+    cfg = RunConfig.from_args(size="220k", mix="prose=1", tokens="1M", layers=2)
+    assert (cfg.model.n_layer, cfg.model.d_model) == (2, 96) and cfg.n_params == 221_664
+    # the config records the shape, not how it was chosen: the same model is the same run
+    assert cfg.run_id == RunConfig.from_args(size="220k", mix="prose=1", tokens="1M").run_id
+    assert RunConfig.from_args(size="50k", mix="prose=1", tokens="1M", layers=2).shape \
+        != RunConfig.from_args(size="50k", mix="prose=1", tokens="1M").shape
 
 
 @pytest.mark.parametrize("tie", [True, False])
@@ -174,6 +199,24 @@ def test_two_stage_plan_restarts_warmup():
     assert f[27] == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="stage switch"):
         make_plan(OptimConfig(lr=1e-3), 100, switch_step=0)
+
+
+def test_fixed_warmup_steps_are_the_same_for_every_budget_and_keep_old_run_ids():
+    opt = OptimConfig(lr=1e-3, schedule="wsd", warmup_steps=24)
+    for n in (61, 122, 244, 488):
+        assert make_plan(opt, n).stages[0].warmup == 24
+    assert make_plan(opt, 10).stages[0].warmup == 9  # capped one step short of the stage
+    two = make_plan(opt, 100, switch_step=5)
+    assert [st.warmup for st in two.stages] == [4, 24]
+    # the 1M-token run's 5% warm-up is what its branches see
+    assert make_plan(OptimConfig(lr=1e-3, schedule="wsd"), 488).stages[0].warmup == 24
+    # written to config.json only when set: configs of older runs hash as before
+    plain = RunConfig.from_args(size="25k", mix="prose=1", tokens="125k")
+    assert "warmup_steps" not in plain.to_dict()["optim"]
+    fixed = RunConfig.from_args(size="25k", mix="prose=1", tokens="125k", warmup_steps=24)
+    assert fixed.to_dict()["optim"]["warmup_steps"] == 24 and fixed.run_id != plain.run_id
+    assert RunConfig.from_dict(fixed.to_dict()) == fixed
+    assert RunConfig.from_dict(plain.to_dict()).run_id == plain.run_id
 
 
 def test_branch_inside_warmup_refused_and_branch_parsing():

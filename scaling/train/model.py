@@ -14,6 +14,11 @@ shape (:func:`shape_for`):
   ``score = |ln(N(L, d) / N)| + 0.1 |ln(d / 32 L)|``. So the built model is as close to the
   requested size as the grid of shapes allows, and larger requests never give smaller models
   (25k → 2 × 32, 50k → 1 × 64, 100k → 2 × 64, 1M → 5 × 128, 100M → 20 × 640).
+* ``layers=L`` fixes the depth and the same score picks the width (a width sweep at fixed
+  depth: ``layers=2`` gives 25k → 2 × 32, 100k → 2 × 64, 220k → 2 × 96, 400k → 2 × 128). At the
+  smallest sizes the free rule alternates depth and width (1 × 32, 2 × 32, 1 × 64, 2 × 64, …),
+  and in short runs width matters far more than depth there, so a grid meant for an L(N, D)
+  fit is better run at fixed depth.
 
 Parameter accounting
 --------------------
@@ -60,19 +65,23 @@ def non_embedding_params(n_layer: int, d_model: int) -> int:
     return n_layer * (12 * d_model**2 + 2 * d_model) + d_model
 
 
-def shape_for(n_params: int) -> Shape:
+def shape_for(n_params: int, layers: int | None = None) -> Shape:
     """The shape rule (module docstring): nearest ``N(L, d)`` in log space, aspect near 32.
 
     Parameters
     ----------
     n_params : int
         Requested non-embedding parameter count, ≥ 10,000 (a 1-layer, 32-wide model).
+    layers : int, optional
+        Fix the depth; the rule then chooses the width only.
     """
     if not n_params >= 10_000:
         raise SizeError(f"--size {n_params} is too small; the smallest model has ~12k "
                         "non-embedding parameters (use e.g. --size 100k)")
+    if layers is not None and not 1 <= layers <= 256:
+        raise SizeError(f"layers={layers}: use a depth between 1 and 256")
     best: tuple[float, int, int] | None = None
-    for n_layer in range(1, 257):
+    for n_layer in range(1, 257) if layers is None else (layers,):
         ideal = math.sqrt(n_params / (12 * n_layer))
         for head in (32, 64):
             for mult in (math.floor(ideal / head), math.ceil(ideal / head)):
@@ -83,8 +92,13 @@ def shape_for(n_params: int) -> Shape:
                          + 0.1 * abs(math.log(d / (ASPECT * n_layer))))
                 if best is None or score < best[0]:
                     best = (score, n_layer, d)
-    if best is None:  # only for tiny requests: the 1 × 32 model
-        best = (0.0, 1, 32)
+    if best is None:
+        if layers is not None:
+            lo, hi = (non_embedding_params(layers, 32 * math.ceil(layers / 2)),
+                      non_embedding_params(layers, 64 * (128 * layers // 64)))
+            raise SizeError(f"no {layers}-layer model has ~{n_params:,} non-embedding "
+                            f"parameters with 16 ≤ width/layers ≤ 128 (range {lo:,}–{hi:,})")
+        best = (0.0, 1, 32)  # only for tiny requests: the 1 × 32 model
     _, n_layer, d_model = best
     head = 32 if d_model < 512 else 64
     return Shape(n_layer=n_layer, d_model=d_model, n_head=d_model // head)

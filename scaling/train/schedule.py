@@ -82,8 +82,11 @@ class Plan:
         return 1.0 - (1.0 - m) * (step - (st.end - k) + 1) / k
 
 
-def _warmup(frac: float, n: int) -> int:
-    return max(1, min(n - 1, round(frac * n))) if n > 1 else 1
+def _warmup(opt: OptimConfig, n: int) -> int:
+    """Warm-up steps of a stage of ``n`` steps: ``warmup_steps`` when set, else
+    ``warmup_frac · n``; at least 1 and at most ``n - 1``."""
+    want = opt.warmup_steps if opt.warmup_steps > 0 else round(opt.warmup_frac * n)
+    return max(1, min(n - 1, want)) if n > 1 else 1
 
 
 def make_plan(opt: OptimConfig, n_steps: int, switch_step: int | None = None) -> Plan:
@@ -93,10 +96,10 @@ def make_plan(opt: OptimConfig, n_steps: int, switch_step: int | None = None) ->
                           "procedural stage must hold at least one step and leave at least one "
                           "for the main stage (raise --tokens or the front fraction)")
     if switch_step is None:
-        stages = (Stage(0, n_steps, _warmup(opt.warmup_frac, n_steps), opt.schedule),)
+        stages = (Stage(0, n_steps, _warmup(opt, n_steps), opt.schedule),)
     else:
-        stages = (Stage(0, switch_step, _warmup(opt.warmup_frac, switch_step), "cosine"),
-                  Stage(switch_step, n_steps, _warmup(opt.warmup_frac, n_steps - switch_step),
+        stages = (Stage(0, switch_step, _warmup(opt, switch_step), "cosine"),
+                  Stage(switch_step, n_steps, _warmup(opt, n_steps - switch_step),
                         opt.schedule))
     main = stages[-1]
     branches = []
