@@ -66,7 +66,7 @@ class Context:
         """The :class:`scaling.predict.Grid` of ``store`` for one target domain (cached).
 
         Without ``store``: the reference grid, plus the end points of ``targets`` runs whose
-        recipe the reference grid has (the larger sizes of ``analysis/grids/cpu-ladder.toml``),
+        recipe the reference grid has (e.g. larger sizes of a reference recipe run into it),
         so the per-recipe laws see every size we trained."""
         key = (str(store or self.runs), domain, store is None)
         if key in self._grids:

@@ -47,18 +47,18 @@ def render(results: dict, runs: str, targets: str | None) -> str:
         f"`{runs}`" + (f" and `{targets}`" if targets else "") + " (do not edit by hand; "
         "the discussion lives in `analysis/notes.md` and is included below). Every interval "
         "is 90%. Grid: `scaling grid runs/grids/cpu-reference.toml --out runs/reference "
-        "--jobs 2` (5 sizes 12k–197k non-embedding parameters, budgets ≤ 1M tokens); the "
-        "sources trained 100M–1.6B-parameter models on billions of tokens, 4–5 decades "
+        "--jobs 2` (5 sizes 25k–615k non-embedding parameters, 2 layers, budgets ≤ 1M "
+        "tokens); the "
+        "sources trained 100M–1.6B-parameter models on billions of tokens, 2–5 decades "
         "larger.\n",
     ]
     merged = results.get("_meta", {}).get("merged_sizes") or {}
     if merged:
         sizes = sorted({n for v in merged.values() for n in v})
         head.append("Loss laws also use the larger runs of the reference recipes in "
-                    f"`{targets}` (sizes {', '.join(f'{n:.3g}' for n in sizes)}), made with "
-                    "`scaling grid analysis/grids/cpu-ladder.toml --out runs/targets --jobs 2`; "
-                    "the code/math targets of study 2 with `scaling grid "
-                    "runs/grids/cpu-targets.toml --out runs/targets --jobs 2`. Probe "
+                    f"`{targets}` (sizes {', '.join(f'{n:.3g}' for n in sizes)}). The code/math "
+                    "targets of study 2 come from `scaling grid runs/grids/cpu-targets.toml "
+                    "--out runs/targets --jobs 2`. Probe "
                     "accuracies (studies 1, 5, 6) come from `runs/reference` only.\n")
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():

@@ -47,6 +47,13 @@ def test_noisy_backtest_errors_and_coverage():
     assert s["coverage_loss"] >= 0.7
     assert 0 <= s["coverage"] <= 1
     assert all(c["interval"][0] <= c["predicted"] <= c["interval"][1] for c in s["cases"])
+    # a savings case's interval adds the measured scatter of savings about the law at the
+    # fitted sizes (the truth is itself measured on a few runs): small here, but present
+    sav = [c for c in s["cases"] if c["kind"] == "savings"]
+    assert len(sav) == 1 and 0 < sav[0]["measurement_scatter_log"] < 0.1
+    lo, hi = sav[0]["interval"]
+    alo, ahi = sav[0]["answer_interval"]
+    assert hi - lo > 0.9 * (ahi - alo)
 
 
 def test_backtest_needs_three_sizes():

@@ -21,6 +21,10 @@ Cases (every one has a prediction, a ``level`` interval and a truth):
   or 3 budgets, the baseline's observed loss at ``D_b`` (mean over seeds) and a log-log
   linear interpolation of the recipe's end points (mean over seeds per budget) that bracket
   it are used instead (``observed`` / ``interpolated``); no bracket → no savings case.
+  Interval: the answer's interval (``answer_interval``: what ``scaling predict`` would say)
+  with one more log-normal term, like a loss case's residual scatter: the truth is measured on
+  a few runs, so it scatters about the law. Its sd (``measurement_scatter_log``) is the RMS of
+  ln(measured / law) savings at the *fitted* sizes, measured there the same way.
   Error: ``|s_pred − s_true|``.
 
 ``coverage`` is the share of all cases whose truth lies in the interval; it is also given
@@ -39,7 +43,16 @@ from ..fit import fit_law_frame
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 from .grid import Grid, PredictError, load_grid, one_blas_thread
-from .savings import WIDEN_C, _Fits, _loss, fit_recipe, procedural_share, quantiles, savings_at
+from .savings import (
+    WIDEN_C,
+    _Fits,
+    _loss,
+    fit_recipe,
+    pair_savings,
+    procedural_share,
+    quantiles,
+    savings_at,
+)
 
 
 @dataclass
@@ -152,6 +165,37 @@ def _truth_tokens(pts, L_b: float) -> tuple[float, str]:
     return float("nan"), "unavailable"
 
 
+def _observed_savings(bpts, rpts, share_r: float, share_b: float) -> tuple[float, str, str]:
+    """Savings measured at one size from its runs alone: the baseline's loss at its largest
+    budget ``D_b`` and where the recipe's curve reaches it (module docstring). Returns
+    ``(s, truth_method, baseline_loss_method)``; ``s`` is nan when the recipe's runs give no
+    crossing."""
+    D_b = float(bpts["tokens"].max())
+    L_b, how_b = _held_out_loss(bpts, D_b)
+    D_r, how = _truth_tokens(rpts, L_b)
+    return D_r * (1 - share_r) / (D_b * (1 - share_b)), how, how_b
+
+
+def _savings_scatter(rest: Grid, recipe: str, baseline: str, fits: _Fits, share_r: float,
+                     share_b: float) -> float:
+    """RMS of ln(observed / law) savings over the fitted sizes: how far one size's measured
+    savings (a few runs) scatter about the law — the savings analogue of a loss case's
+    residual scatter. nan when no size gives a measurement."""
+    res = []
+    for n in np.intersect1d(rest.sizes(recipe), rest.sizes(baseline)):
+        at = np.isclose(rest.points["params"], n, rtol=1e-9)
+        bpts = rest.points[at & (rest.points["recipe"] == baseline)]
+        rpts = rest.points[at & (rest.points["recipe"] == recipe)]
+        s_obs, how, _ = _observed_savings(bpts, rpts, share_r, share_b)
+        if how == "unavailable" or not np.isfinite(s_obs) or s_obs <= 0:
+            continue
+        law = pair_savings(fits.baseline, fits.recipe, float(n), float(bpts["tokens"].max()),
+                           share_r, share_b).s
+        if np.isfinite(law) and law > 0:
+            res.append(np.log(s_obs / law))
+    return float(np.sqrt(np.mean(np.square(res)))) if res else float("nan")
+
+
 @one_blas_thread
 def backtest(runs, target_domain: str | None = None, baseline: str | None = None,
              count_procedural: bool = True, bootstrap: int = 200, level: float = 0.9,
@@ -224,30 +268,39 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
     if b is not None:
         bpts = held[held["recipe"] == b]
         D_b = float(bpts["tokens"].max())
-        L_b, how_b = _held_out_loss(bpts, D_b)
         for r in fits:
             if r == b:
                 continue
-            pts = held[held["recipe"] == r]
-            D_r, how = _truth_tokens(pts, L_b)
             share_r = 0.0 if count_procedural else procedural_share(r)
             share_b = 0.0 if count_procedural else procedural_share(b)
-            truth = D_r * (1 - share_r) / (D_b * (1 - share_b))
+            truth, how, how_b = _observed_savings(bpts, held[held["recipe"] == r], share_r,
+                                                  share_b)
+            pair = _Fits("chinchilla", fits[b], fits[r], None)
             try:
                 ans = savings_at(rest, r, b, N_h, D_b, count_procedural, bootstrap, level, seed,
-                                 fits=_Fits("chinchilla", fits[b], fits[r], None))
+                                 fits=pair)
             except ScalingError as e:
                 warnings.append(f"savings of {r} could not be predicted: {e}")
                 continue
             if not np.isfinite(truth):
                 warnings.append(f"{r}: its held-out runs give no truth for the savings "
-                                f"(loss {L_b:.4g} not reached and too few points to extrapolate)")
+                                "(the baseline's loss is not reached and too few points to "
+                                "extrapolate)")
                 continue
-            lo, hi = ans.interval
+            scatter = _savings_scatter(rest, r, b, pair, share_r, share_b)
+            smp = np.asarray(ans.samples, float)
+            if np.isfinite(scatter) and smp.size:
+                with np.errstate(invalid="ignore"):
+                    smp = smp * np.exp(scatter * rng.standard_normal(smp.size))
+                lo, hi = quantiles(smp, level)
+            else:
+                lo, hi = ans.interval
             cases.append({"kind": "savings", "recipe": r, "baseline": b, "size": N_h,
                           "tokens": D_b, "truth": truth, "truth_method": how,
                           "baseline_loss_method": how_b,
                           "predicted": ans.savings_ratio, "interval": [lo, hi],
+                          "answer_interval": list(ans.interval),
+                          "measurement_scatter_log": _f(scatter),
                           "abs_error": abs(ans.savings_ratio - truth),
                           "covered": bool(lo <= truth <= hi)})
     loss_c = [c for c in cases if c["kind"] == "loss"]
