@@ -45,8 +45,8 @@ def test_unknown_key_is_named(tmp_path):
 
 
 def test_unknown_train_option_is_named(tmp_path):
-    with pytest.raises(GridError, match="warmup_steps"):
-        GridSpec.load(_spec(tmp_path, TINY + "warmup_steps = 3\n")).configs()
+    with pytest.raises(GridError, match="warmup_tokens"):
+        GridSpec.load(_spec(tmp_path, TINY + "warmup_tokens = 3\n")).configs()
 
 
 def test_invalid_recipe_is_named_before_anything_runs(tmp_path):

@@ -196,8 +196,9 @@ class RunConfig:
         seed : int
         **overrides
             Any field of DataConfig / OptimConfig / ``tie_embeddings``, ``mlp_ratio`` of
-            ModelConfig, or ``layers`` (fix the depth; see :func:`shape_for`) (e.g. ``batch_size=16, lr=1e-3, schedule="wsd",
-            branches=(0.25, 0.5)``). ``None`` values are ignored; unknown keys are refused.
+            ModelConfig, or ``layers`` (fix the depth; see :func:`shape_for`); e.g.
+            ``batch_size=16, lr=1e-3, schedule="wsd", branches=(0.25, 0.5), layers=2``.
+            ``None`` values are ignored; unknown keys are refused.
         """
         from ..data.tokenizer import get_tokenizer
         from ..recipe import parse_recipe
