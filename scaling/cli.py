@@ -418,6 +418,15 @@ RunsOpt = Annotated[Path | None, typer.Option(
     "--runs", help="Run store (default: the shipped reference grid runs/reference/).")]
 DomainOpt = Annotated[str | None, typer.Option(
     "--domain", help="Target validation domain (default: the store's only one, else prose).")]
+MinTokensOpt = Annotated[str | None, typer.Option(
+    "--min-tokens", help="Leave out runs and branches with budgets below this many tokens "
+    "(e.g. 200k): too short to follow the law of the longer ones.")]
+
+
+def _min_tokens(value: str | None) -> float | None:
+    from .units import parse_count
+
+    return None if value is None else float(parse_count(value, "--min-tokens"))
 
 
 @app.command("predict")
@@ -435,6 +444,7 @@ def predict_cmd(
                                                "20x (default: 20 tokens per parameter).")]
     = None,
     domain: DomainOpt = None,
+    min_tokens: MinTokensOpt = None,
     no_procedural: Annotated[bool, typer.Option("--no-procedural", help="Do not count "
                                                 "procedural tokens in D_r.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = 200,
@@ -447,7 +457,7 @@ def predict_cmd(
     from .predict import predict_savings, suggest_run
     from .predict.grid import load_grid
 
-    grid = load_grid(runs_or_reference(runs), domain)
+    grid = load_grid(runs_or_reference(runs), domain, _min_tokens(min_tokens))
     res = predict_savings(grid, mix, baseline=baseline, size=size, tokens=tokens,
                           count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed)
     if suggest:
@@ -468,13 +478,15 @@ def backtest_cmd(
                                                  "(default: the grid's prose=1).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = 200,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    min_tokens: MinTokensOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hold out the largest size, predict its losses and savings from the rest, score them."""
     from .predict import backtest
 
     res = backtest(runs_or_reference(runs), target_domain=domain,
-                   baseline=baseline, bootstrap=bootstrap, seed=seed)
+                   baseline=baseline, bootstrap=bootstrap, seed=seed,
+                   min_tokens=_min_tokens(min_tokens))
     show(res, as_json)
 
 

@@ -8,8 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 from scaling.cli import app
-from scaling.predict import predict_savings
-from scaling.predict.simulate import BASELINE_LAW, RECIPE_LAW, simulate_grid, simulate_table
+from scaling.predict import load_grid, predict_savings
+from scaling.predict.simulate import (
+    BASELINE_LAW,
+    RECIPE_LAW,
+    simulate_grid,
+    simulate_table,
+    true_savings,
+)
 
 runner = CliRunner()
 REC, BASE = "prose=1;front=dyck:0.01", "prose=1"
@@ -106,3 +112,29 @@ def test_missing_reference_grid_is_a_clear_error(monkeypatch, tmp_path):
     assert r.exit_code == 1 and "reference grid" in r.output and "--runs" in r.output
     r = runner.invoke(app, ["backtest"])
     assert r.exit_code == 1 and "reference grid" in r.output
+
+
+def test_min_tokens_leaves_short_budgets_out(tmp_path):
+    # simulate_grid budgets are 5–80 tokens per parameter of 25k–200k models
+    csv = tmp_path / "points.csv"
+    table = simulate_grid({BASE: BASELINE_LAW, REC: RECIPE_LAW}, noise=0.001)
+    table.to_csv(csv, index=False)
+    full, cut = load_grid(csv), load_grid(csv, min_tokens=1e6)
+    assert cut.points["tokens"].min() >= 1e6 and not full.notes
+    dropped = int((table["tokens"] < 1e6).sum())
+    assert len(full.points) - len(cut.points) == dropped
+    assert cut.notes == [f"--min-tokens 1e+06: {dropped} of {len(table)} end points "
+                         "(budgets below it) left out"]
+    r = runner.invoke(app, ["predict", "--runs", str(csv), "--mix", REC, "--size", "200k",
+                            "--min-tokens", "1M", "--bootstrap", "20", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert cut.notes[0] in doc["warnings"]
+    # the answer still recovers the known savings from the longer budgets
+    assert doc["savings_ratio"] == pytest.approx(true_savings(BASELINE_LAW, RECIPE_LAW, 2e5,
+                                                              4e6), abs=0.03)
+    r = runner.invoke(app, ["backtest", "--runs", str(csv), "--min-tokens", "1G"])
+    assert r.exit_code == 1 and "lower --min-tokens" in r.output
+    assert "Traceback" not in r.output
+    r = runner.invoke(app, ["backtest", "--runs", str(csv), "--min-tokens", "lots"])
+    assert r.exit_code == 1 and "cannot read --min-tokens" in r.output

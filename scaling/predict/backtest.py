@@ -18,8 +18,8 @@ Cases (every one has a prediction, a ``level`` interval and a truth):
   :math:`L_b = L^{held}_b(D_b)` and :math:`D_r = (L^{held}_r)^{-1}(L_b)` — smoothing the
   seed noise of single end points, which would otherwise move every recipe's truth together
   (``truth_method: power law on the held-out runs``). With fewer than 4 held-out end points
-  or 3 budgets, the baseline's observed loss at ``D_b`` (mean over seeds) and a log-log
-  linear interpolation of the recipe's end points (mean over seeds per budget) that bracket
+  or 4 budgets (a 3-parameter law through 3 budgets follows their noise), the baseline's
+  observed loss at ``D_b`` (mean over seeds) and a log-log linear interpolation of the recipe's end points (mean over seeds per budget) that bracket
   it are used instead (``observed`` / ``interpolated``); no bracket → no savings case.
   Interval: the answer's interval (``answer_interval``: what ``scaling predict`` would say)
   with one more log-normal term, like a loss case's residual scatter: the truth is measured on
@@ -129,8 +129,9 @@ def _loss_drift(rest: Grid, recipe: str, ratio: float) -> float:
 
 
 def _power(pts):
-    """Per-size power law L(D) fitted to held-out end points (None when it cannot be)."""
-    if len(pts) < 4 or pts["tokens"].nunique() < 3:
+    """Per-size power law L(D) fitted to held-out end points (None with fewer budgets than
+    one more than its 3 parameters: through 3 budgets it would follow the seed noise)."""
+    if len(pts) < 4 or pts["tokens"].nunique() < 4:
         return None
     try:
         return fit_law_frame(pts.assign(run=pts["unit"])[["run", "tokens", "loss"]],
@@ -199,17 +200,18 @@ def _savings_scatter(rest: Grid, recipe: str, baseline: str, fits: _Fits, share_
 @one_blas_thread
 def backtest(runs, target_domain: str | None = None, baseline: str | None = None,
              count_procedural: bool = True, bootstrap: int = 200, level: float = 0.9,
-             seed: int = 0) -> BacktestResult:
+             seed: int = 0, min_tokens: float | None = None) -> BacktestResult:
     """Hold out the largest size of ``runs`` and score predictions of it (module docstring).
 
     Parameters
     ----------
     runs : path, DataFrame or Grid
         As for :func:`~scaling.predict.predict_savings`.
-    target_domain, baseline, count_procedural, bootstrap, level, seed
-        As for :func:`~scaling.predict.predict_savings`.
+    target_domain, baseline, count_procedural, bootstrap, level, seed, min_tokens
+        As for :func:`~scaling.predict.predict_savings` (with ``min_tokens`` the short budgets
+        are neither fitted nor scored).
     """
-    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain)
+    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens)
     sizes = grid.sizes()
     if len(sizes) < 3:
         raise PredictError(f"a backtest holds out the largest size and fits L(N, D) on the rest, "
@@ -218,7 +220,7 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
     N_h = float(sizes[-1])
     rest = grid.without_size(N_h)
     held = grid.points[np.isclose(grid.points["params"], N_h, rtol=1e-9)]
-    warnings, cases = [], []
+    warnings, cases = list(grid.notes), []
     fits = {}
     for r in sorted(held["recipe"].unique()):
         if len(rest.sizes(r)) < 2:

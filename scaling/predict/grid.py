@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScalingError
-from ..fit import load_law_table, select_points
+from ..fit import FitError, load_law_table, select_points
 from ..recipe import parse_recipe
 from ..tables import resolve
 
@@ -114,7 +114,7 @@ class Grid:
                            f"choose one with --baseline (recipes: {', '.join(self.recipes)})")
 
 
-def load_grid(runs, target_domain: str | None = None) -> Grid:
+def load_grid(runs, target_domain: str | None = None, min_tokens: float | None = None) -> Grid:
     """A :class:`Grid` from a run store / CSV path or a law-table frame.
 
     Parameters
@@ -125,6 +125,10 @@ def load_grid(runs, target_domain: str | None = None) -> Grid:
     target_domain : str, optional
         Which validation domain is the target (store only; default: its only domain, else
         ``prose``). Unknown domains raise an error listing the ones present.
+    min_tokens : float, optional
+        Leave out end points of budgets below this many tokens (as ``fit law --min-tokens``):
+        runs so short that warm-up and the first fast drop dominate them follow no law that
+        also describes the longer runs. The grid's ``notes`` say what was left out.
     """
     path, skills = None, None
     if isinstance(runs, pd.DataFrame):
@@ -149,7 +153,11 @@ def load_grid(runs, target_domain: str | None = None) -> Grid:
         where = info["source"] or "the runs frame"
         raise PredictError(f"no usable (params, tokens, loss) points in {where}")
     df = df.assign(run=df["run"].astype(str), recipe=df["recipe"].astype(str).map(canonical))
-    sel = select_points(df, "final")
+    try:
+        sel = select_points(df, "final", min_tokens)
+    except FitError:
+        raise PredictError(f"no end point has tokens >= {min_tokens:g} (the largest budget is "
+                           f"{df['tokens'].max():g}); lower --min-tokens") from None
     keys = ["run"] + (["branch"] if "branch" in sel.columns and sel["branch"].notna().any()
                       else [])
     unit = sel[keys].astype(str).agg("#".join, axis=1) if len(keys) > 1 else sel["run"]
@@ -159,6 +167,10 @@ def load_grid(runs, target_domain: str | None = None) -> Grid:
                         "loss": sel["loss"].to_numpy(float), "unit": unit.to_numpy()})
     grid = Grid(pts, info.get("domain"), info.get("source"), path if path and path.is_dir()
                 else None)
+    if min_tokens is not None:
+        n_all = len(select_points(df, "final"))
+        grid.notes.append(f"--min-tokens {min_tokens:g}: {n_all - len(pts)} of {n_all} end "
+                          "points (budgets below it) left out")
     grid.skill_records = skills
     return grid
 

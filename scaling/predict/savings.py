@@ -380,7 +380,8 @@ def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: floa
 def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, tokens=None,
                     target_domain: str | None = None, count_procedural: bool = True,
                     bootstrap: int = 200, level: float = 0.9, seed: int = 0,
-                    skills: bool = True, widen: bool = True) -> SavingsPrediction:
+                    skills: bool = True, widen: bool = True,
+                    min_tokens: float | None = None) -> SavingsPrediction:
     r"""Data savings ``s = D_r / D_b`` of ``recipe`` over ``baseline`` (see module docstring).
 
     Parameters
@@ -406,6 +407,9 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
         Add the per-skill grokking speed-ups (run stores with skill records only).
     widen : bool
         Widen intervals beyond the grid's sizes (module docstring).
+    min_tokens : float, optional
+        Leave out end points of budgets below this many tokens (path or frame ``runs`` only;
+        :func:`~scaling.predict.grid.load_grid`).
 
     Returns
     -------
@@ -413,7 +417,7 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
     """
     if not 0 < level < 1:
         raise PredictError(f"level must be in (0, 1), got {level}")
-    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain)
+    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens)
     defaults = {}
     if baseline is None:
         b = grid.default_baseline()
@@ -447,6 +451,7 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
     if tokens is None:
         defaults["tokens"] = f" (default: {TOKENS_PER_PARAM:g} tokens per parameter)"
     out.defaults = defaults
+    out.warnings += grid.notes
     if skills and grid.path is not None:
         from .skills import skill_speedups
 
