@@ -70,8 +70,19 @@ def test_backtest_cli_json(tmp_path):
     doc = json.loads(r.stdout)
     assert doc["held_out_size"] == 200e3 and len(doc["cases"]) == 11
     assert doc["loss_rel_error"] < 0.02
+    # per recipe: its end points' mean error, hits, and its savings case
+    by = doc["by_recipe"]
+    assert set(by) == {BASE, REC}
+    for name, r in by.items():
+        errs = [c["rel_error"] for c in doc["cases"] if c["kind"] == "loss"
+                and c["recipe"] == name]
+        assert r["n_loss"] == len(errs) == 5
+        assert r["loss_rel_error"] == pytest.approx(sum(errs) / len(errs))
+    sav = next(c for c in doc["cases"] if c["kind"] == "savings")
+    assert by[REC]["savings_abs_error"] == sav["abs_error"] and "savings_truth" not in by[BASE]
     r = CliRunner().invoke(app, ["backtest", "--runs", str(csv), "--bootstrap", "20"])
     assert r.exit_code == 0 and "held out size 200k" in r.stdout
+    assert f"    {REC}: loss " in r.stdout and "truth" in r.stdout
 
 
 def test_backtest_on_a_reference_shaped_store(tmp_path):

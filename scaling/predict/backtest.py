@@ -80,7 +80,27 @@ class BacktestResult:
                 "target_domain": self.target_domain,
                 "n_cases": {"loss": sum(c["kind"] == "loss" for c in self.cases),
                             "savings": sum(c["kind"] == "savings" for c in self.cases)},
-                "cases": self.cases, "warnings": list(self.warnings)}
+                "by_recipe": self.by_recipe(), "cases": self.cases,
+                "warnings": list(self.warnings)}
+
+    def by_recipe(self) -> dict[str, dict[str, Any]]:
+        """Per recipe: mean loss relative error and interval hits over its end points, and
+        its savings case (an outlier recipe shows here, not only in the means)."""
+        out: dict[str, dict[str, Any]] = {}
+        for c in self.cases:
+            r = out.setdefault(c["recipe"], {"loss_rel_error": [], "loss_covered": 0,
+                                             "n_loss": 0})
+            if c["kind"] == "loss":
+                r["loss_rel_error"].append(c["rel_error"])
+                r["loss_covered"] += int(c["covered"])
+                r["n_loss"] += 1
+            else:
+                r.update(savings_predicted=_f(c["predicted"]), savings_truth=_f(c["truth"]),
+                         savings_abs_error=_f(c["abs_error"]), savings_covered=c["covered"])
+        for r in out.values():
+            r["loss_rel_error"] = _f(float(np.mean(r["loss_rel_error"]))
+                                     if r["loss_rel_error"] else float("nan"))
+        return out
 
     def report(self) -> str:
         pct = int(round(self.level * 100))
@@ -93,12 +113,18 @@ class BacktestResult:
                  f"  savings  mean absolute error {_num(self.savings_abs_error)} over {ns} "
                  f"recipes; coverage {_pct(self.coverage_savings)}",
                  f"  coverage over all {len(self.cases)} cases: {_pct(self.coverage)}"]
-        for c in self.cases:
-            if c["kind"] == "savings":
+        sav = {c["recipe"]: c for c in self.cases if c["kind"] == "savings"}
+        lines.append("  by recipe (loss: mean relative error, end points in the interval; "
+                     "savings: predicted [interval], truth)")
+        for name, r in self.by_recipe().items():
+            line = (f"    {name}: loss {_pct(r['loss_rel_error'])} "
+                    f"({r['loss_covered']}/{r['n_loss']})")
+            if name in sav:
+                c = sav[name]
                 lo, hi = c["interval"]
-                lines.append(f"    {c['recipe']}: predicted s = {_num(c['predicted'])} "
-                             f"[{_num(lo)}, {_num(hi)}], truth {_num(c['truth'])} "
-                             f"({c['truth_method']})")
+                line += (f"; s = {_num(c['predicted'])} [{_num(lo)}, {_num(hi)}], truth "
+                         f"{_num(c['truth'])} ({c['truth_method']})")
+            lines.append(line)
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
