@@ -27,6 +27,9 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (stable keys).")]
+KeepOpt = Annotated[int | None, typer.Option(
+    "--keep-checkpoints", help="Keep only the newest K checkpoints of a run (default: all; "
+    "they are resume points and cost disk, not results: metrics hold every evaluation).")]
 
 
 def emit_json(obj: dict) -> None:
@@ -144,6 +147,7 @@ def train_cmd(
     = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 autocast), bf16 or fp32.")] = "auto",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
+    keep_checkpoints: KeepOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train one run (torchrun --nproc_per_node K -m scaling train … for DDP)."""
@@ -154,7 +158,7 @@ def train_cmd(
                               layers=layers, warmup_steps=warmup_steps)
     typer.echo(f"{cfg.run_id}: {cfg.describe()}", err=True)
     res = train(cfg, out, device=device, progress=not as_json, precision=precision,
-                compile=compile)
+                compile=compile, keep_checkpoints=keep_checkpoints)
     if res is None:  # a DDP rank other than 0
         return
     if as_json:
@@ -184,6 +188,7 @@ def grid_cmd(
                                           "estimated wall time here) and stop.")] = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed",
                                                help="Retry runs marked FAILED.")] = False,
+    keep_checkpoints: KeepOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a size × recipe × seed grid; rerunning skips finished runs and resumes partial ones."""
@@ -213,7 +218,8 @@ def grid_cmd(
     if out is None:
         fail("--out DIR is required (or use --dry-run)")
     res = run_grid(gs, out, executor=executor, jobs=jobs, device=device,
-                   retry_failed=retry_failed, progress=not as_json)
+                   retry_failed=retry_failed, progress=not as_json,
+                   keep_checkpoints=keep_checkpoints)
     if as_json:
         emit_json({"grid": gs.name, **res.summary()})
         return

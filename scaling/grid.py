@@ -266,7 +266,8 @@ def plan(spec: GridSpec, out: str | os.PathLike | None = None, device: str = "cp
 
 
 def run_one(config: dict, run_dir: str, device: str | None = None,
-            progress: bool = False, threads: int | None = None) -> dict:
+            progress: bool = False, threads: int | None = None,
+            keep_checkpoints: int | None = None) -> dict:
     """Train one run under its lock; the unit of work of every executor (picklable)."""
     if threads:
         import torch
@@ -280,7 +281,8 @@ def run_one(config: dict, run_dir: str, device: str | None = None,
         return {"run_id": cfg.run_id, "status": "done", "reason": "already done", "skipped": True}
     try:
         with RunLock(run_dir_p):
-            res = train(cfg, run_dir_p, device=device, progress=progress)
+            res = train(cfg, run_dir_p, device=device, progress=progress,
+                        keep_checkpoints=keep_checkpoints)
     except RunLocked as e:
         return {"run_id": cfg.run_id, "status": "locked", "reason": str(e), "skipped": True}
     except Exception as e:  # a crash of one run must not stop the grid
@@ -310,7 +312,8 @@ class GridResult:
 
 def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jobs: int = 1,
              device: str | None = None, retry_failed: bool = False, progress: bool = True,
-             on_result: Callable[[dict], None] | None = None) -> GridResult:
+             on_result: Callable[[dict], None] | None = None,
+             keep_checkpoints: int | None = None) -> GridResult:
     """Run every run of ``spec`` that is not DONE into ``out/<run_id>``.
 
     Parameters
@@ -321,6 +324,9 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
         otherwise) with the spec's ``[cluster]`` parameters and waits for it.
     retry_failed : bool
         Clear FAILED markers and try those runs again (by default they are reported and left).
+    keep_checkpoints : int, optional
+        Keep only each run's newest K checkpoints (default: all; see
+        :func:`scaling.train.train`).
     """
     if executor not in EXECUTORS:
         raise GridError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
@@ -332,6 +338,9 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
                             "pip install 'scaling[cluster]' (or pip install submitit)") from None
     if jobs < 1:
         raise GridError("--jobs must be ≥ 1")
+    if keep_checkpoints is not None and keep_checkpoints < 1:
+        raise GridError(f"--keep-checkpoints must be ≥ 1 (the newest is needed to resume), "
+                        f"got {keep_checkpoints}")
     configs = spec.configs()  # every recipe and option validated before anything runs
     out = Path(out)
     try:
@@ -367,16 +376,17 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
             on_result(r)
 
     if executor == "submitit":
-        _run_submitit(spec, todo, out, device, record)
+        _run_submitit(spec, todo, out, device, record, keep_checkpoints)
     elif jobs == 1:
         for cfg in todo:
             bar.set_description_str(f"grid {spec.name}: {cfg.recipe} {format_count(cfg.n_params)}")
-            record(run_one(cfg.to_dict(), str(out / cfg.run_id), device, progress=progress))
+            record(run_one(cfg.to_dict(), str(out / cfg.run_id), device, progress=progress,
+                           keep_checkpoints=keep_checkpoints))
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
             futs = [pool.submit(run_one, cfg.to_dict(), str(out / cfg.run_id), device, False,
-                                threads) for cfg in todo]
+                                threads, keep_checkpoints) for cfg in todo]
             for f in as_completed(futs):
                 record(f.result())
     bar.close()
@@ -391,7 +401,7 @@ def _count(results: list[dict]) -> dict[str, int]:
 
 
 def _run_submitit(spec: GridSpec, todo: list, out: Path, device: str | None,
-                  record: Callable[[dict], None]) -> None:
+                  record: Callable[[dict], None], keep_checkpoints: int | None = None) -> None:
     import submitit
 
     if not todo:
@@ -403,7 +413,9 @@ def _run_submitit(spec: GridSpec, todo: list, out: Path, device: str | None,
     params.setdefault("timeout_min", 60)
     ex.update_parameters(name=f"scaling-{spec.name}", **params)
     jobs = ex.map_array(run_one, [c.to_dict() for c in todo],
-                        [str(out / c.run_id) for c in todo], [device] * len(todo))
+                        [str(out / c.run_id) for c in todo], [device] * len(todo),
+                        [False] * len(todo), [None] * len(todo),
+                        [keep_checkpoints] * len(todo))
     for job, cfg in zip(jobs, todo, strict=True):
         try:
             record(job.result())

@@ -313,6 +313,16 @@ class RunWriter:
         atomic_torch_save(dict(state), p)
         return p
 
+    def prune_checkpoints(self, keep: int) -> list[Path]:
+        """Delete all but the newest ``keep`` checkpoints (``keep`` ≥ 1); returns the deleted
+        paths. With ``keep`` ≥ 2 a damaged newest file still leaves one to resume from."""
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        old = [p for _, p in self.checkpoints()[keep:]]
+        for p in old:
+            p.unlink(missing_ok=True)
+        return old
+
     def checkpoints(self) -> list[tuple[int, Path]]:
         """(step, path) of the checkpoints present, newest first."""
         d = self.path / CKPT_DIR

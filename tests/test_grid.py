@@ -81,14 +81,27 @@ def test_grid_runs_then_rerun_is_a_noop(tmp_path):
     again = run_grid(spec, tmp_path / "o", progress=False)
     assert all(r["skipped"] for r in again.results) and time.perf_counter() - t0 < 20
     assert len(load_runs(tmp_path / "o").metrics) == len(metrics)
+    # --keep-checkpoints 1: each run keeps its newest checkpoint only, same metrics
+    kept = run_grid(spec, tmp_path / "k", progress=False, keep_checkpoints=1)
+    assert kept.counts == {"done": 2}
+    for d in (tmp_path / "k").iterdir():
+        if d.is_dir():
+            assert [p.name for p in (d / "ckpt").iterdir()] == [
+                sorted((tmp_path / "o" / d.name / "ckpt").iterdir(),
+                       key=lambda p: int(p.stem.split("_")[1]))[-1].name]
+    with pytest.raises(GridError, match="keep-checkpoints must be ≥ 1"):
+        run_grid(spec, tmp_path / "z", progress=False, keep_checkpoints=0)
 
 
 def test_submitit_local_executor(tmp_path):
     pytest.importorskip("submitit")
     spec = GridSpec.load(_spec(tmp_path, TINY.replace('["12k", "50k"]', '["12k"]')
                                + '[cluster]\ncluster = "local"\ntimeout_min = 5\n'))
-    res = run_grid(spec, tmp_path / "o", executor="submitit", progress=False)
+    res = run_grid(spec, tmp_path / "o", executor="submitit", progress=False,
+                   keep_checkpoints=1)
     assert res.counts == {"done": 1}, res.results
+    (run_dir,) = [d for d in (tmp_path / "o").iterdir() if (d / "DONE").exists()]
+    assert len(list((run_dir / "ckpt").iterdir())) == 1
     assert load_runs(tmp_path / "o").runs["status"].tolist() == ["done"]
 
 

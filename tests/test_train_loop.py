@@ -117,6 +117,23 @@ def test_resume_after_kill_continues_exactly(base_run, tmp_path):
     assert_same(out, resumed)
 
 
+def test_keep_checkpoints_prunes_old_ones_and_resume_stays_exact(base_run, tmp_path):
+    cfg, out, res = base_run
+    kept = tmp_path / "kept"
+    res2 = run(cfg, kept, keep_checkpoints=2)
+    evals = sorted(int(p.stem.split("_")[1]) for p in (out / "ckpt").glob("step_*.pt"))
+    ckpts = sorted(int(p.stem.split("_")[1]) for p in (kept / "ckpt").glob("step_*.pt"))
+    assert ckpts == evals[-2:] and res2.run_id == res.run_id  # runtime-only option
+    assert_same(out, kept)  # every evaluation is still in the metrics
+    resumed = tmp_path / "resumed"
+    rewind(kept, resumed, evals[-2])
+    run(cfg, resumed, keep_checkpoints=2)
+    assert_same(out, resumed)
+    with pytest.raises(TrainError, match="keep-checkpoints must be >= 1"):
+        run(cfg, tmp_path / "none", keep_checkpoints=0)
+    assert not (tmp_path / "none").exists()
+
+
 def test_tampered_and_truncated_checkpoints_are_refused(base_run, tmp_path, capsys):
     cfg, out, res = base_run
     resumed = tmp_path / "resumed"

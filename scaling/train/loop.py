@@ -178,7 +178,8 @@ def result_from_metrics(cfg: RunConfig, out: Path, status: str, reason: str = ""
 
 
 def train(config: RunConfig, out: str | Path, device: str | None = None, progress: bool = True,
-          *, precision: str | None = "auto", compile: bool = False) -> TrainResult:
+          *, precision: str | None = "auto", compile: bool = False,
+          keep_checkpoints: int | None = None) -> TrainResult:
     """Train one run into the run directory ``out`` (resuming it if it holds this config).
 
     Parameters
@@ -196,12 +197,18 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
         bf16 autocast or plain fp32; runtime-only (not in the config hash).
     compile : bool
         ``torch.compile`` the model for the training steps.
+    keep_checkpoints : int, optional
+        Keep only the newest K checkpoints (older ones are deleted after each save); default:
+        keep all. Runtime-only: the run id and the metrics do not depend on it.
     """
     from ..data.stream import Stream, val_batches
     from ..data.tokenizer import get_tokenizer
     from ..recipe import parse_recipe
 
     out = Path(out)
+    if keep_checkpoints is not None and keep_checkpoints < 1:
+        raise TrainError(f"--keep-checkpoints must be >= 1 (the newest is needed to resume), "
+                         f"got {keep_checkpoints}")
     dist = dist_.setup(device)
     dev = dist.device
     precision = resolve_precision(precision, dev)
@@ -288,6 +295,8 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
             "stage": stage, "branches_done": list(branches_done), "rng": _rng_state(),
             "train_time": train_time, "timed_steps": timed_steps, "run_id": config.run_id,
         }, at)
+        if keep_checkpoints:
+            writer.prune_checkpoints(keep_checkpoints)
 
     def step_on(m, pm: GPT, o, s: int, lr: float) -> float:
         """One step on ``stream.batch(s)``: ``m`` runs forward, ``pm`` holds the parameters."""
