@@ -8,14 +8,9 @@ Ours: for every front-loaded recipe of the reference grid, the savings ratio
 :math:`s = D_r / D_b` on prose validation loss (:func:`scaling.predict.predict_savings`) at
 each of the grid's sizes with the baseline budget :math:`D_b = k N` (``RATIO`` tokens per
 parameter, the largest ratio inside the grid at every size), and the trend beyond the grid
-through the per-recipe Chinchilla laws :math:`L(N, D)`: :math:`s(N)` on a log grid of sizes
-for the point fit and for each paired bootstrap sample. The *crossover size* is the first
-:math:`N \ge N_{min}` at which :math:`s(N) - 1` changes sign (costs → saves, or saves → costs,
-whichever way the trend at the smallest size points); its interval is the percentiles of the
-per-sample crossovers of the samples that start on the same side, with samples that never
-turn within :data:`N_MAX` counted as larger than any size. The bootstrap-only interval ignores
-the error of the law's *form* far beyond the grid (the widening ``predict`` applies at one
-target size is not applied along the curve), so it is narrower than the truth.
+with its *crossover size* — the first size at which :math:`s(N) - 1` changes sign, with a
+bootstrap interval (:func:`scaling.predict.crossover.crossover_size`, which says why that
+interval is too narrow far beyond the grid).
 """
 
 from __future__ import annotations
@@ -23,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.predict import PredictError, predict_savings
-from scaling.predict.savings import choose_fits, pair_savings, quantiles
+from scaling.predict.crossover import N_MAX as CROSSOVER_N_MAX
+from scaling.predict.crossover import crossover_size
 from scaling.units import format_count
 
 from .common import BASELINE, LEVEL, Context, errbars, fmt_interval
@@ -34,7 +30,7 @@ RATIO = 5.0
 #: Also reported: the Chinchilla ratio (20), beyond the grid's budgets at its larger sizes.
 RATIO_CHINCHILLA = 20.0
 #: Largest size searched for a crossover.
-N_MAX = 1e11
+N_MAX = CROSSOVER_N_MAX
 #: Sizes the paper reports at, for the extrapolated answer.
 PAPER_SIZE = 1.3e9
 #: The command that makes the code/math target store.
@@ -45,37 +41,6 @@ PAPER = {"prose": 0.55, "code": 0.67, "math": 0.86}
 def front_recipes(grid, base: str = "prose=1") -> list[str]:
     """The grid's recipes that front-load something onto ``base``."""
     return [r for r in grid.recipes if r.startswith(base + ";front=")]
-
-
-def savings_curve(grid, recipe: str, baseline: str, sizes, ratio: float, bootstrap: int,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """:math:`s(N)` at ``D_b = ratio·N`` for each size: the point fit (shape ``(n,)``) and
-    the paired bootstrap samples (shape ``(n, B)``), through the per-recipe Chinchilla laws
-    the prediction layer fits (same fits as :func:`predict_savings`, cached on the grid)."""
-    fits = choose_fits(grid, recipe, baseline, bootstrap, seed, LEVEL)
-    if fits.form != "chinchilla":
-        raise PredictError(f"{recipe}: runs at one size only; no trend across sizes")
-    point, samples = [], []
-    for n in sizes:
-        p = pair_savings(fits.baseline, fits.recipe, float(n), ratio * float(n))
-        point.append(p.s)
-        samples.append(p.samples)
-    return np.asarray(point, float), np.vstack(samples)
-
-
-def crossover(sizes, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First size at which ``s - 1`` changes sign relative to the smallest size, along
-    axis 0 of ``s`` (shape ``(n,)`` or ``(n, B)``): the sizes (``inf`` where the sign never
-    turns) and the side the trend starts on (``+1``: costs data at the smallest size, so the
-    turn is to saving; ``-1``: saves data first). NaN values never count as a turn."""
-    s = np.asarray(s, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        side = np.sign(np.log(s))
-    start = side[0]
-    turned = (side != start) & ~np.isnan(side) & (side != 0)
-    first = np.argmax(turned, axis=0)
-    out = np.where(turned.any(axis=0), np.asarray(sizes, float)[first], np.inf)
-    return out, start
 
 
 def _per_size(ctx: Context, grid, recipe, baseline, sizes, ratio):
@@ -114,31 +79,15 @@ def _target_block(ctx: Context, grid, baseline: str, recipes: list[str], domain:
         except PredictError as e:
             entry["at_paper_size"] = {"error": str(e)}
         if len(sizes) >= 2:
-            curve = np.geomspace(float(sizes[0]), N_MAX, 81)
             for ratio in (RATIO, RATIO_CHINCHILLA):
                 try:
-                    s_pt, s_smp = savings_curve(grid, r, baseline, curve, ratio,
-                                                ctx.bootstrap, ctx.seed)
+                    c = crossover_size(grid, r, baseline, ratio, N_MAX, bootstrap=ctx.bootstrap,
+                                       level=LEVEL, seed=ctx.seed)
                 except PredictError as e:
                     entry[f"crossover_{ratio:g}x"] = {"error": str(e)}
                     continue
-                cx, side = crossover(curve, s_pt)
-                cs, sides = crossover(curve, s_smp)
-                # the interval is over the samples that start on the point fit's side
-                same = sides == side
-                lo, hi = quantiles(cs[same], LEVEL) if same.any() else (np.nan, np.nan)
-                entry[f"crossover_{ratio:g}x"] = {
-                    "tokens_per_param": ratio, "size": float(cx), "interval": [lo, hi],
-                    "direction": "costs→saves" if side > 0 else "saves→costs",
-                    "fraction_same_start": float(np.mean(same)),
-                    "fraction_crossing": float(np.mean(np.isfinite(cs[same]))) if same.any()
-                    else 0.0,
-                    "searched_up_to": N_MAX, "s_at_smallest": float(s_pt[0]),
-                    "s_at_n_max": float(s_pt[-1])}
-                entry.setdefault("curve", {})[f"{ratio:g}x"] = {
-                    "sizes": curve.tolist(), "s": s_pt.tolist(),
-                    "lower": [quantiles(x, LEVEL)[0] for x in s_smp],
-                    "upper": [quantiles(x, LEVEL)[1] for x in s_smp]}
+                entry[f"crossover_{ratio:g}x"] = {**c.summary(), "text": c.text()}
+                entry.setdefault("curve", {})[f"{ratio:g}x"] = c.curve
         out[r] = entry
     return {"domain": domain, "baseline": baseline, "paper": PAPER.get(domain),
             "recipes": out}
@@ -245,7 +194,7 @@ def markdown(res: dict) -> str:
                                       missing="never"))
             for k in ("crossover_5x", "crossover_20x"):
                 c = e.get(k, {})
-                cells.append(_fmt_cross(c) if "size" in c else "n/a")
+                cells.append(c.get("text", "n/a"))
             lines.append(f"| `{r}` | " + " | ".join(cells) + " |")
         lines.append("")
     for dom, f in res["figures"].items():
@@ -253,15 +202,4 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _fmt_cross(c: dict) -> str:
-    def f(v):
-        return f"> {format_count(N_MAX)}" if v is None or not np.isfinite(v) else format_count(v)
-    lo, hi = c["interval"]
-    tail = f"[{f(lo)}, {f(hi)}] ({c['fraction_crossing']:.0%} of samples turn)"
-    if c["size"] is None:
-        side = c["direction"].split("→")[0]
-        return f"{side} data at every N ≤ {format_count(N_MAX)} (no turn); samples {tail}"
-    return f"{c['direction']} at {f(c['size'])} {tail}"
-
-
-__all__ = ["crossover", "front_recipes", "markdown", "run", "savings_curve"]
+__all__ = ["front_recipes", "markdown", "run"]

@@ -457,6 +457,9 @@ def predict_cmd(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     suggest: Annotated[bool, typer.Option("--suggest", help="Also name the extra small run "
                                           "that most shrinks the interval (slower).")] = False,
+    crossover: Annotated[bool, typer.Option("--crossover", help="Also give the model size at "
+                                            "which s crosses 1 along the fitted trend.")]
+    = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Data savings of a recipe vs the baseline at a target size, with a 90% interval."""
@@ -472,6 +475,16 @@ def predict_cmd(
         else:
             res.suggestion = suggest_run(grid, res.recipe, res.baseline, res.size, res.tokens,
                                          count_procedural=not no_procedural, seed=seed).summary()
+    if crossover:
+        from .predict.crossover import crossover_size
+
+        if res.interpolation is not None or res.form != "chinchilla":
+            res.warnings.append("--crossover needs a recipe of the grid with runs at ≥ 2 sizes "
+                                "(as does its baseline)")
+        else:
+            c = crossover_size(grid, res.recipe, res.baseline, res.tokens / res.size,
+                               bootstrap=bootstrap, level=res.level, seed=seed)
+            res.crossover = {**c.summary(), "text": c.text()}
     show(res, as_json)
 
 

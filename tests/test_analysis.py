@@ -18,7 +18,6 @@ sys.path.insert(0, str(ROOT))
 
 from analysis import reproduce  # noqa: E402
 from analysis.common import wilson  # noqa: E402
-from analysis.study_frontload import crossover  # noqa: E402
 
 SIZES = (25e3, 50e3, 100e3)
 LADDER = 200e3  # the extra store's larger size, merged into the reference grid
@@ -144,14 +143,6 @@ def test_format_speedup_recovered(results):
     assert len(sp) == 7 * 3  # every (training recipe, size) pair groks both formats
     med = np.median([e["speedup"] for e in sp])
     assert med == pytest.approx(4.0, rel=0.25)
-
-
-def test_crossover_finds_the_first_sign_change():
-    n = np.array([1.0, 10, 100, 1000])
-    cx, side = crossover(n, np.array([1.5, 1.2, 0.9, 0.8]))
-    assert cx == 100 and side == 1
-    cx, side = crossover(n, np.array([[0.5, 2.0], [0.8, 3.0], [1.1, 4.0], [1.2, 5.0]]))
-    assert cx[0] == 100 and np.isinf(cx[1]) and list(side) == [-1, 1]
 
 
 def test_wilson_interval_known_values():

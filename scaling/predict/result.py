@@ -42,6 +42,8 @@ class SavingsPrediction:
     skills: list[dict] = field(default_factory=list)
     interpolation: dict[str, Any] | None = None
     suggestion: dict[str, Any] | None = None
+    crossover: dict[str, Any] | None = None
+    """``--crossover``: :class:`~scaling.predict.crossover.Crossover` summary + ``text``."""
     defaults: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -70,6 +72,8 @@ class SavingsPrediction:
             out["interpolation"] = self.interpolation
         if self.suggestion is not None:
             out["suggestion"] = self.suggestion
+        if self.crossover is not None:
+            out["crossover"] = self.crossover
         return out
 
     def sentence(self) -> str:
@@ -107,5 +111,9 @@ class SavingsPrediction:
                 lines.append(f"    {k['text']}")
         if self.suggestion:
             lines.append(f"  suggestion: {self.suggestion['text']}")
+        if self.crossover:
+            lines.append(f"  crossover: {self.crossover['text']} (D_b = "
+                         f"{self.crossover['tokens_per_param']:g} tokens per parameter; "
+                         "bootstrap interval, no extrapolation widening)")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
