@@ -237,3 +237,25 @@ def test_unconverged_fit_warns(monkeypatch):
     monkeypatch.setattr(optim, "LBFGS_OPTIONS", {"maxiter": 2})
     res = fit_law(*synthetic(0))
     assert any("did not converge" in w for w in res.warnings), res.warnings
+
+
+def test_dof_stretch_of_E_is_on_its_natural_scale():
+    # an estimate at E's lower bound (e = -10) and a resample with E = 0.45: the stretch by
+    # c must give E = c·0.45 (about), not exp(-10 + c·(ln 0.45 + 10)) = 7.7
+    from scaling.fit import forms
+    from scaling.fit.laws import _stretch
+
+    bounds = np.array(forms.LAW_SPECS["chinchilla"]["bounds"], float)
+    theta = np.array([-10.0, np.log(20.0), np.log(200.0), 0.3, 0.35])
+    boot = np.array([[np.log(0.45), np.log(25.0), np.log(150.0), 0.32, 0.30],
+                     [-10.0, np.log(18.0), np.log(210.0), 0.29, 0.36]])
+    c = np.sqrt(12 / 7)
+    out = _stretch("chinchilla", theta, boot, c, bounds)
+    assert np.exp(out[0, 0]) == pytest.approx(np.exp(-10) + c * (0.45 - np.exp(-10)))
+    assert out[1, 0] == pytest.approx(-10.0)  # at the estimate: unchanged
+    # the other parameters: stretched on the internal scale (log A, log B, exponents)
+    assert out[:, 1:] == pytest.approx(theta[1:] + c * (boot[:, 1:] - theta[1:]))
+    # never below the bound
+    low = _stretch("chinchilla", np.array([np.log(1.0), *theta[1:]]),
+                   np.array([[np.log(0.1), *theta[1:]]]), 3.0, bounds)
+    assert low[0, 0] == pytest.approx(-10.0)

@@ -8,7 +8,8 @@ polished with L-BFGS-B.
 Intervals: bootstrap over *runs* (points are resampled in whole runs when run ids are given,
 one point per "run" otherwise), percentile intervals. The samples are stretched about the
 estimate by sqrt(G/(G−P)) (G runs, P parameters; the usual degrees-of-freedom correction,
-since a bootstrap of a P-parameter fit under-disperses by that factor). Each resample starts from the
+since a bootstrap of a P-parameter fit under-disperses by that factor) — E on its natural scale,
+the others on the internal one (log A, log B, exponents). Each resample starts from the
 full-sample optimum and the next best distinct optima of the full-sample search (4 starts per
 resample), all resamples in one batch (resampling = integer multiplicities on the points).
 
@@ -29,6 +30,8 @@ from ..jsonsafe import finite_or_none as _f
 from . import forms, optim
 
 FORMS = ("chinchilla", "power")
+#: Position of e = log E among each form's internal parameters.
+LAW_INTERNAL_E = {f: forms.LAW_SPECS[f]["internal"].index("e") for f in FORMS}
 
 
 class FitError(ScalingError, ValueError):
@@ -255,6 +258,19 @@ def _correlation(cov: np.ndarray) -> np.ndarray:
     return np.clip(c, -1, 1)
 
 
+def _stretch(form: str, theta: np.ndarray, boot: np.ndarray, c: float,
+             bounds: np.ndarray) -> np.ndarray:
+    """Bootstrap samples stretched by ``c`` about the estimate ``theta``: on the internal
+    scale (log A, log B, the exponents), but on the natural scale for E, which adds to the
+    loss. On the log scale an estimate at E's lower bound (e = −10, "E not identified") would
+    turn a resample's E = 0.45 into 7.7, a law above every observed loss."""
+    out = theta + c * (boot - theta)
+    k = LAW_INTERNAL_E[form]
+    E0, Eb = np.exp(theta[k]), np.exp(boot[:, k])
+    out[:, k] = np.log(np.maximum(E0 + c * (Eb - E0), np.exp(bounds[k][0])))
+    return out
+
+
 def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, seed: int = 0,
             level: float = 0.9, delta: float = optim.HUBER_DELTA) -> LawResult:
     r"""Fit a loss law to points ``(N_i, D_i, L_i)``.
@@ -340,9 +356,10 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         boot_internal = th_b.reshape(bootstrap, K, P)[np.arange(bootstrap), pick]
         # Degrees-of-freedom correction: the bootstrap spread of a P-parameter fit to G
         # independent runs underestimates the sampling spread by about sqrt((G-P)/G), so the
-        # samples are stretched about the estimate by sqrt(G/(G-P)) (internal parameters).
+        # samples are stretched about the estimate by sqrt(G/(G-P)).
         if G > P + 1:
-            boot_internal = theta + np.sqrt(G / (G - P)) * (boot_internal - theta)
+            boot_internal = _stretch(form, theta, boot_internal, np.sqrt(G / (G - P)),
+                                     bounds)
 
     names = spec["names"]
     nat = forms.to_natural(form, theta)
