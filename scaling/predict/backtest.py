@@ -19,7 +19,8 @@ Cases (every one has a prediction, a ``level`` interval and a truth):
   seed noise of single end points, which would otherwise move every recipe's truth together
   (``truth_method: power law on the held-out runs``). With fewer than 4 held-out end points
   or 4 budgets (a 3-parameter law through 3 budgets follows their noise), the baseline's
-  observed loss at ``D_b`` (mean over seeds) and a log-log linear interpolation of the recipe's end points (mean over seeds per budget) that bracket
+  observed loss at ``D_b`` (mean over seeds) and a log-log linear interpolation of the
+  recipe's end points (mean over seeds per budget) that bracket
   it are used instead (``observed`` / ``interpolated``); no bracket → no savings case.
   Interval: the answer's interval (``answer_interval``: what ``scaling predict`` would say)
   with one more log-normal term, like a loss case's residual scatter: the truth is measured on

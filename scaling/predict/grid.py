@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScalingError
-from ..fit import FitError, load_law_table, select_points
+from ..fit import load_law_table, select_points
 from ..recipe import parse_recipe
 from ..tables import resolve
 
@@ -156,11 +156,13 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
         where = info["source"] or "the runs frame"
         raise PredictError(f"no usable (params, tokens, loss) points in {where}")
     df = df.assign(run=df["run"].astype(str), recipe=df["recipe"].astype(str).map(canonical))
-    try:
-        sel = select_points(df, "final", min_tokens)
-    except FitError:
-        raise PredictError(f"no end point has tokens >= {min_tokens:g} (the largest budget is "
-                           f"{df['tokens'].max():g}); lower --min-tokens") from None
+    sel = select_points(df, "final")
+    n_all = len(sel)
+    if min_tokens is not None:
+        sel = sel[sel["tokens"] >= float(min_tokens)]
+        if sel.empty:
+            raise PredictError(f"no end point has tokens >= {min_tokens:g} (the largest budget "
+                               f"is {df['tokens'].max():g}); lower --min-tokens")
     keys = ["run"] + (["branch"] if "branch" in sel.columns and sel["branch"].notna().any()
                       else [])
     unit = sel[keys].astype(str).agg("#".join, axis=1) if len(keys) > 1 else sel["run"]
@@ -171,7 +173,6 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
     grid = Grid(pts, info.get("domain"), info.get("source"), path if path and path.is_dir()
                 else None)
     if min_tokens is not None:
-        n_all = len(select_points(df, "final"))
         grid.notes.append(f"--min-tokens {min_tokens:g}: {n_all - len(pts)} of {n_all} end "
                           "points (budgets below it) left out")
     grid.skill_records = skills
