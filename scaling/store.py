@@ -469,6 +469,12 @@ def _read_run(path: Path) -> tuple[dict, list[dict]]:
         row[key] = config.get(key)
     records, warnings, bad = _read_metrics(path)
     row["warnings"] = warnings
+    data = config.get("data")
+    items = data.get("probe_n") if isinstance(data, dict) else None
+    if items:  # an accuracy over k probe items moves in steps of 1/k (the grok fits use it)
+        for r in records:
+            if r.get("kind") == "skill":
+                r.setdefault("items", items)
     corrupt = corrupt or bad
     if (path / DONE).exists():
         row["status"], row["reason"] = "done", (path / DONE).read_text().strip()

@@ -152,3 +152,27 @@ def test_grok_from_run_store(tmp_path):
     assert np.allclose(add, 1e8, rtol=0.01)
     one = fit_grok_curve(TOKENS, sigmoid_log(TOKENS, 0.1, 0.9, 3e6, 0.3))
     assert one.curves["midpoint"].iloc[0] == pytest.approx(3e6, rel=1e-3)
+
+
+def test_a_one_item_rise_is_not_grokking_when_the_resolution_is_known(tmp_path):
+    """Accuracies over 32 items move in steps of 1/32: a curve that goes 0 → 1/32 at its last
+    two checkpoints is a perfect step for the sigmoid unless the fit knows the step."""
+    t = np.geomspace(1e4, 1e6, 12)
+    blip = np.r_[np.zeros(10), 1 / 32, 1 / 32]
+    rng = np.random.default_rng(5)
+    real = np.round(32 * sigmoid_log(t, 0.0, 0.9, 1e5, 0.3) + rng.normal(0, 0.7, 12)) / 32
+    df = pd.concat([pd.DataFrame({"curve": "blip", "tokens": t, "value": blip}),
+                    pd.DataFrame({"curve": "real", "tokens": t, "value": real})])
+    blind = fit_grok(df).curves.set_index("curve")["status"]
+    assert blind["blip"] == "grokked"  # what the floor is for
+    known = fit_grok(df.assign(resolution=1 / 32)).curves.set_index("curve")["status"]
+    assert known["blip"] != "grokked" and known["real"] == "grokked"
+    # from a store, the run's probe_n gives the resolution
+    w = RunWriter.in_grid(tmp_path / "g", {"recipe": "prose=1", "n_params": 1000, "seed": 0,
+                                           "data": {"probe_n": 32}})
+    w.log_many([dict(step=i + 1, tokens=float(x), kind="skill", name="add", value=float(v))
+                for i, (x, v) in enumerate(zip(t, blip, strict=True))])
+    w.mark_done()
+    table = load_grok_table(tmp_path / "g")
+    assert np.allclose(table["resolution"], 1 / 32)
+    assert not fit_grok(table).curves["grokked"].any()

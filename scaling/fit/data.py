@@ -121,14 +121,22 @@ def load_law_table(path: str | os.PathLike, domain: str | None = None,
 
 
 def skill_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Curves ``curve, tokens, value, recipe, skill, run`` from a store's ``kind == "skill"``
-    records; a curve is one (run_id, probe), labelled ``run_id/probe``."""
+    """Curves ``curve, tokens, value, recipe, skill, run, resolution`` from a store's
+    ``kind == "skill"`` records; a curve is one (run_id, probe), labelled ``run_id/probe``."""
     return pd.DataFrame({
         "curve": records["run_id"].astype(str) + "/" + records["name"].astype(str),
         "tokens": records["tokens"].astype(float), "value": records["value"].astype(float),
         "recipe": records["recipe"].astype(str), "skill": records["name"].astype(str),
-        "run": records["run_id"].astype(str),
+        "run": records["run_id"].astype(str), "resolution": skill_resolution(records),
     }).reset_index(drop=True)
+
+
+def skill_resolution(records: pd.DataFrame) -> pd.Series:
+    """The step of each skill record's accuracy, ``1 / items`` (NaN where the store does not
+    say how many probe items it was scored on)."""
+    items = pd.to_numeric(records["items"], errors="coerce") if "items" in records else \
+        pd.Series(np.nan, index=records.index)
+    return 1.0 / items.where(items > 0)
 
 
 def load_grok_table(path: str | os.PathLike, skill: str | None = None) -> pd.DataFrame:

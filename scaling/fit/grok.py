@@ -9,7 +9,10 @@ the curve's warnings):
 - sigmoid:  ``y = f + (c − f) / (1 + exp(−(x − ln t½)/w))`` (4 parameters, :func:`forms.sigmoid_log`)
 
 and the verdict comes from BIC = n·ln(RSS/n) + k·ln n (Gaussian errors), never from a threshold
-on the values. The sigmoid counts as preferred when it beats the better of flat and linear by
+on the values. A curve measured in steps of ``q`` (an accuracy over k probe items: q = 1/k, the
+optional ``resolution`` column; the store supplies it) cannot be fitted closer than its rounding
+error, so every RSS is floored at n·q²/12 (the variance of a uniform rounding error): without
+it, a rise of one item between two checkpoints is a "perfect" step that the sigmoid wins. The sigmoid counts as preferred when it beats the better of flat and linear by
 ΔBIC ≥ 6 ("strong" evidence, Kass & Raftery 1995; see :data:`STRONG_EVIDENCE`):
 
 - ``never``   — flat is preferred: no change within the observed tokens;
@@ -252,10 +255,11 @@ class GrokResult:
 # --------------------------------------------------------------------------- fitting
 
 
-def _bic(rss, n, k, scale):
-    # floor the RSS: a perfectly constant curve must not make ln(0) decide the verdict
-    return n * np.log(np.maximum(rss, 1e-24 * np.maximum(scale, 1.0) ** 2 * n) / n) \
-        + k * np.log(n)
+def _bic(rss, n, k, scale, step):
+    # floor the RSS: a perfectly constant curve must not make ln(0) decide the verdict, and no
+    # model fits a curve measured in steps of `step` closer than its rounding error
+    floor = np.maximum(1e-24 * np.maximum(scale, 1.0) ** 2, step ** 2 / 12) * n
+    return n * np.log(np.maximum(rss, floor) / n) + k * np.log(n)
 
 
 def _lmfit_one(x, y, start, lo, hi):
@@ -284,7 +288,8 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
     Parameters
     ----------
     frame : DataFrame
-        Columns ``curve``, ``tokens`` (≥ 0), ``value``; optional ``recipe``, ``skill``.
+        Columns ``curve``, ``tokens`` (≥ 0), ``value``; optional ``recipe``, ``skill``, and
+        ``resolution`` (the step in which a curve's values are measured, e.g. 1/items).
     level : float
         Coverage of the reported intervals (normal approximation on the fit's covariance;
         the midpoint's interval is symmetric in ln-tokens).
@@ -331,6 +336,11 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
         [f"{int(z)} point(s) at tokens = 0 set aside (no log-token)"] if z else []
         for z in n_zero]
     first_rows = df.drop_duplicates("curve").set_index("curve")
+    step = np.zeros(C)
+    if "resolution" in df.columns:
+        res = pd.to_numeric(df["resolution"], errors="coerce")
+        step = res.where(res > 0).groupby(df["curve"]).max().reindex(names).fillna(0.0) \
+            .to_numpy(float)
 
     big = np.where(mask > 0, x, np.inf)
     xmin = np.where(n > 0, big.min(1), 0.0)
@@ -385,9 +395,9 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
 
     scale = np.maximum(np.abs(ymax), np.abs(ymin))
     nn = np.maximum(n, 1)
-    bic_flat = _bic(rss_flat, nn, 1, scale)
-    bic_lin = _bic(rss_lin, nn, 2, scale)
-    bic_sig = np.where(ok, _bic(np.where(ok, rss_sig, 1.0), nn, 4, scale), np.inf)
+    bic_flat = _bic(rss_flat, nn, 1, scale, step)
+    bic_lin = _bic(rss_lin, nn, 2, scale, step)
+    bic_sig = np.where(ok, _bic(np.where(ok, rss_sig, 1.0), nn, 4, scale, step), np.inf)
 
     rows = []
     covs: dict[str, np.ndarray] = {}

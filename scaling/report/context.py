@@ -183,6 +183,7 @@ class ReportContext:
         """Skill records of completed runs: ``curve, run, recipe, skill, params, tokens,
         value``; only the largest size that has them, and per recipe its longest runs (they
         hold the whole curve; shorter budgets end before late skills emerge)."""
+        from ..fit.data import skill_resolution
         from ..predict.grid import canonical
 
         self.need_grid()
@@ -195,7 +196,8 @@ class ReportContext:
                           "recipe": sk["recipe"].astype(str).map(canonical),
                           "params": pd.to_numeric(sk["n_params"], errors="coerce"),
                           "tokens": sk["tokens"].astype(float),
-                          "value": sk["value"].astype(float)})
+                          "value": sk["value"].astype(float),
+                          "resolution": skill_resolution(sk)})
         t = t[t["recipe"].isin(self.recipes)] if self.recipes else t
         if t.empty:
             raise Missing("skill records exist, but none from a recipe with val_loss end points")
@@ -212,7 +214,7 @@ class ReportContext:
         from ..fit import fit_grok
 
         t = self.skill_table
-        return fit_grok(t[["curve", "tokens", "value", "recipe", "skill", "run"]],
+        return fit_grok(t[["curve", "tokens", "value", "recipe", "skill", "run", "resolution"]],
                         level=self.level)
 
     @_cached
