@@ -207,7 +207,10 @@ def test_fixed_warmup_steps_are_the_same_for_every_budget_and_keep_old_run_ids()
         assert make_plan(opt, n).stages[0].warmup == 24
     assert make_plan(opt, 10).stages[0].warmup == 9  # capped one step short of the stage
     two = make_plan(opt, 100, switch_step=5)
-    assert [st.warmup for st in two.stages] == [4, 24]
+    assert [st.warmup for st in two.stages] == [24, 24]
+    # a procedural stage shorter than the warm-up ends on the ramp, never above it
+    assert [two.factor(s) for s in range(6)] == pytest.approx([1 / 24, 2 / 24, 3 / 24, 4 / 24,
+                                                               5 / 24, 1 / 24])
     # the 1M-token run's 5% warm-up is what its branches see
     assert make_plan(OptimConfig(lr=1e-3, schedule="wsd"), 488).stages[0].warmup == 24
     # written to config.json only when set: configs of older runs hash as before

@@ -72,10 +72,11 @@ class OptimConfig:
     """``cosine`` (warm-up, cosine to min_lr_ratio·lr at the end) or ``wsd``
     (warm-up, stable, linear decay over the last ``decay_frac`` of steps)."""
     warmup_frac: float = 0.05
-    """Warm-up length as a fraction of the steps of its stage (at least one step)."""
+    """Warm-up length as a fraction of the steps of its stage (at least one step); a
+    two-stage run's procedural stage takes the whole run's warm-up (see ``schedule``)."""
     warmup_steps: int = 0
-    """When > 0: the warm-up length in steps for every stage (capped one step short of the
-    stage), instead of ``warmup_frac``. Runs of several budgets that are compared with each
+    """When > 0: the warm-up length in steps for every stage (capped one step short of a
+    run's main stage, never of a procedural stage), instead of ``warmup_frac``. Runs of several budgets that are compared with each
     other (one run per budget, or a run and its WSD branches) need the same warm-up: a 5%
     warm-up of a 122-step run is 6 steps, and such runs of a 615k model ended 0.33 nats
     above the same budget with the 24 steps of a 1M-token run's warm-up."""

@@ -15,7 +15,9 @@ Every schedule is a pure function of the step, so a resumed run gets the same LR
   ``end_b - round(decay_frac · (end_b - start))``: it is the WSD schedule of a run of budget
   ``φ·D`` that shares the main run's warm-up (its steps and data up to the fork are identical).
 * **two-stage runs** (``front=…:reset``): the procedural stage ``[0, S)`` runs its own cosine
-  schedule; the main stage ``[S, n)`` starts a fresh warm-up and then follows the run's schedule.
+  schedule after the warm-up the whole run would have (never squeezed into the stage: a stage
+  shorter than it ends on the ramp); the main stage ``[S, n)`` starts a fresh warm-up and then
+  follows the run's schedule.
 """
 
 from __future__ import annotations
@@ -98,7 +100,11 @@ def make_plan(opt: OptimConfig, n_steps: int, switch_step: int | None = None) ->
     if switch_step is None:
         stages = (Stage(0, n_steps, _warmup(opt, n_steps), opt.schedule),)
     else:
-        stages = (Stage(0, switch_step, _warmup(opt, switch_step), "cosine"),
+        # The procedural stage warms up over as many steps as the whole run would: squeezed
+        # into a stage of a few steps, a 24-step warm-up became 4 steps (or 1) at up to the
+        # peak LR from initialisation, which set the widest models back for the rest of the
+        # run. A stage shorter than its warm-up ends on the ramp.
+        stages = (Stage(0, switch_step, _warmup(opt, n_steps), "cosine"),
                   Stage(switch_step, n_steps, _warmup(opt, n_steps - switch_step),
                         opt.schedule))
     main = stages[-1]
