@@ -20,6 +20,7 @@ import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.fit import fit_aggregate, simulate_quanta
+from scaling.fit.data import skill_resolution
 from scaling.predict.savings import fit_recipe
 from scaling.units import format_count
 
@@ -50,7 +51,8 @@ def run(ctx: Context) -> dict:
             continue
         skills = pd.DataFrame({"curve": sk["name"].astype(str),
                                "tokens": sk["tokens"].astype(float),
-                               "value": sk["value"].astype(float)})
+                               "value": sk["value"].astype(float),
+                               "resolution": skill_resolution(sk)})
         try:
             a = fit_aggregate(loss["tokens"].to_numpy(float), loss["value"].to_numpy(float),
                               skills, bootstrap=ctx.bootstrap, seed=ctx.seed)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.fit import fit_grok, speedup
+from scaling.fit.data import skill_resolution
 from scaling.units import format_count
 
 from .common import LEVEL, Context, final_records, fmt_interval, pooled_accuracy
@@ -24,8 +25,9 @@ PROBES = ("add_plain", "add_scratchpad")
 
 
 def curves(ctx: Context) -> pd.DataFrame:
-    """``curve, tokens, value, recipe, skill`` of the two addition probes: ``recipe`` holds
-    the probe (the format), ``skill`` the training recipe and size (the pairing key)."""
+    """``curve, tokens, value, resolution, recipe, skill`` of the two addition probes:
+    ``recipe`` holds the probe (the format), ``skill`` the training recipe and size (the
+    pairing key)."""
     m = ctx.metrics()
     m = m[(m["kind"] == "skill") & m["name"].isin(PROBES)]
     if "branch" in m.columns:
@@ -37,7 +39,7 @@ def curves(ctx: Context) -> pd.DataFrame:
     m = m[longest >= 0.99 * top]
     return pd.DataFrame({"curve": m["run_id"].astype(str) + "/" + m["name"],
                          "tokens": m["tokens"].astype(float), "value": m["value"].astype(float),
-                         "recipe": m["name"].astype(str),
+                         "resolution": skill_resolution(m), "recipe": m["name"].astype(str),
                          "skill": m["recipe"].astype(str) + " @ " +
                          m["n_params"].map(lambda n: format_count(float(n)))})
 
