@@ -192,7 +192,7 @@ def grid_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a size × recipe × seed grid; rerunning skips finished runs and resumes partial ones."""
-    from .grid import GridSpec, plan, run_grid
+    from .grid import GridSpec, busy_note, plan, run_grid
     from .units import format_count
 
     gs = GridSpec.load(spec)
@@ -200,9 +200,14 @@ def grid_cmd(
         import torch
 
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        busy = busy_note(dev)  # read before the timing below loads the CPU itself
         table = plan(gs, out, device=dev)
+        todo = table[table["status"] != "done"]
         total = {"runs": len(table), "flops": float(table["flops"].sum()),
-                 "est_seconds": float(table["est_seconds"].sum()), "device": dev}
+                 "est_seconds": float(table["est_seconds"].sum()), "device": dev,
+                 "to_run": len(todo), "to_run_seconds": float(todo["est_seconds"].sum())}
+        if busy:
+            total["warnings"] = [busy]
         if as_json:
             emit_json({"grid": gs.name, **total, "plan": table.to_dict("records")})
             return
@@ -212,8 +217,13 @@ def grid_cmd(
         typer.echo(show[["run_id", "size", "shape", "recipe", "seed", "tokens", "flops", "est",
                          "status"]].to_string(index=False))
         typer.echo(f"\n{total['runs']} runs, {total['flops']:.2e} FLOPs, about "
-                   f"{total['est_seconds'] / 60:.1f} min of training on {dev} "
+                   f"{total['est_seconds'] / 60:.1f} min of training on {dev} in one process "
                    "(timed training steps; evaluation adds to it)")
+        if total["to_run"] < total["runs"]:
+            typer.echo(f"{total['to_run']} of them still to run: about "
+                       f"{total['to_run_seconds'] / 60:.1f} min")
+        if busy:
+            typer.echo(f"warning: {busy}", err=True)
         return
     if out is None:
         fail("--out DIR is required (or use --dry-run)")

@@ -239,6 +239,18 @@ def measure_throughput(configs: Sequence, device: str = "cpu", steps: int = 3) -
     return rates
 
 
+def busy_note(device: str) -> str | None:
+    """A warning when other work already loads the CPU that the dry run is about to time on
+    (its estimate then runs high, several-fold beside other trainings), else None."""
+    if device != "cpu" or not hasattr(os, "getloadavg"):
+        return None
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load < 0.75 * cores:
+        return None
+    return (f"the CPU is busy (1-minute load {load:.1f} on {cores} cores): the steps were "
+            "timed beside other work and the estimate runs high; repeat on an idle machine")
+
+
 def plan(spec: GridSpec, out: str | os.PathLike | None = None, device: str = "cpu",
          timing: bool = True) -> pd.DataFrame:
     """One row per run: id, size, shape, recipe, seed, tokens, FLOPs, estimated seconds, status."""

@@ -69,6 +69,19 @@ def test_dry_run_prints_plan(tmp_path):
     plan = json.loads(r.stdout)
     assert plan["runs"] == 2 and plan["flops"] > 0 and plan["est_seconds"] > 0
     assert {p["status"] for p in plan["plan"]} == {"pending"}
+    assert plan["to_run"] == 2 and plan["to_run_seconds"] == pytest.approx(plan["est_seconds"])
+
+
+def test_dry_run_says_when_the_cpu_is_busy(tmp_path, monkeypatch):
+    import scaling.grid
+
+    monkeypatch.setattr(scaling.grid.os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    r = runner.invoke(app, ["grid", str(_spec(tmp_path)), "--dry-run", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "warning: the CPU is busy (1-minute load 64.0" in r.stderr
+    monkeypatch.setattr(scaling.grid.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    r = runner.invoke(app, ["grid", str(_spec(tmp_path)), "--dry-run", "--device", "cpu"])
+    assert "busy" not in r.stderr
 
 
 def test_grid_runs_then_rerun_is_a_noop(tmp_path):
