@@ -12,8 +12,9 @@ and the verdict comes from BIC = n·ln(RSS/n) + k·ln n (Gaussian errors), never
 on the values. A curve measured in steps of ``q`` (an accuracy over k probe items: q = 1/k, the
 optional ``resolution`` column; the store supplies it) cannot be fitted closer than its rounding
 error, so every RSS is floored at n·q²/12 (the variance of a uniform rounding error): without
-it, a rise of one item between two checkpoints is a "perfect" step that the sigmoid wins. The sigmoid counts as preferred when it beats the better of flat and linear by
-ΔBIC ≥ 6 ("strong" evidence, Kass & Raftery 1995; see :data:`STRONG_EVIDENCE`):
+it, a rise of one item between two checkpoints is a "perfect" step that the sigmoid wins.
+The sigmoid counts as preferred when it beats the better of flat and linear by ΔBIC ≥ 6
+("strong" evidence, Kass & Raftery 1995; see :data:`STRONG_EVIDENCE`):
 
 - ``never``   — flat is preferred: no change within the observed tokens;
 - ``not_yet`` — linear is preferred (still moving, no transition seen), or the sigmoid is

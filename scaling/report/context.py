@@ -181,7 +181,7 @@ class ReportContext:
     @_cached
     def skill_table(self) -> pd.DataFrame:
         """Skill records of completed runs: ``curve, run, recipe, skill, params, tokens,
-        value``; only the largest size that has them, and per recipe its longest runs (they
+        value, resolution``; only the largest size that has them, and per recipe its longest runs (they
         hold the whole curve; shorter budgets end before late skills emerge)."""
         from ..fit.data import skill_resolution
         from ..predict.grid import canonical

@@ -76,10 +76,11 @@ class OptimConfig:
     two-stage run's procedural stage takes the whole run's warm-up (see ``schedule``)."""
     warmup_steps: int = 0
     """When > 0: the warm-up length in steps for every stage (capped one step short of a
-    run's main stage, never of a procedural stage), instead of ``warmup_frac``. Runs of several budgets that are compared with each
-    other (one run per budget, or a run and its WSD branches) need the same warm-up: a 5%
-    warm-up of a 122-step run is 6 steps, and such runs of a 615k model ended 0.33 nats
-    above the same budget with the 24 steps of a 1M-token run's warm-up."""
+    run's main stage, never of a procedural stage), instead of ``warmup_frac``. Runs of
+    several budgets that are compared with each other (one run per budget, or a run and its
+    WSD branches) need the same warm-up: a 5% warm-up of a 122-step run is 6 steps, and such
+    runs of a 615k model ended 0.33 nats above the same budget with the 24 steps of a
+    1M-token run's warm-up."""
     min_lr_ratio: float = 0.1
     """Final LR / peak LR (cosine end, WSD decay end)."""
     decay_frac: float = 0.2
