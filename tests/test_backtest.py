@@ -54,6 +54,13 @@ def test_noisy_backtest_errors_and_coverage():
     lo, hi = sav[0]["interval"]
     alo, ahi = sav[0]["answer_interval"]
     assert hi - lo > 0.9 * (ahi - alo)
+    # signed errors: no larger than the absolute ones, and the direction of the one case
+    b = s["bias"]
+    assert abs(b["loss"]) <= s["loss_rel_error"] + 1e-12
+    assert b["savings"] == pytest.approx(sav[0]["predicted"] - sav[0]["truth"])
+    assert b["savings_above"] == int(sav[0]["predicted"] > sav[0]["truth"]) and \
+        b["n_savings"] == 1
+    assert "bias     losses predicted" in res.report()
 
 
 def test_backtest_needs_three_sizes():

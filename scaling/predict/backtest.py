@@ -81,8 +81,20 @@ class BacktestResult:
                 "target_domain": self.target_domain,
                 "n_cases": {"loss": sum(c["kind"] == "loss" for c in self.cases),
                             "savings": sum(c["kind"] == "savings" for c in self.cases)},
-                "by_recipe": self.by_recipe(), "cases": self.cases,
+                "bias": self.bias(), "by_recipe": self.by_recipe(), "cases": self.cases,
                 "warnings": list(self.warnings)}
+
+    def bias(self) -> dict[str, Any]:
+        """Signed errors: ``loss`` = mean (predicted − observed) / observed, ``savings`` = mean
+        predicted − truth, and how many savings predictions lie above their truth. A mean
+        absolute error says how far off the predictions are; these say in which direction."""
+        loss = [(c["predicted"] - c["observed"]) / c["observed"] for c in self.cases
+                if c["kind"] == "loss" and _f(c["predicted"]) is not None]
+        sav = [c["predicted"] - c["truth"] for c in self.cases if c["kind"] == "savings"
+               and _f(c["predicted"]) is not None and _f(c["truth"]) is not None]
+        return {"loss": _f(float(np.mean(loss))) if loss else None,
+                "savings": _f(float(np.mean(sav))) if sav else None,
+                "savings_above": int(sum(d > 0 for d in sav)), "n_savings": len(sav)}
 
     def by_recipe(self) -> dict[str, dict[str, Any]]:
         """Per recipe: mean loss relative error and interval hits over its end points, and
@@ -114,6 +126,12 @@ class BacktestResult:
                  f"  savings  mean absolute error {_num(self.savings_abs_error)} over {ns} "
                  f"recipes; coverage {_pct(self.coverage_savings)}",
                  f"  coverage over all {len(self.cases)} cases: {_pct(self.coverage)}"]
+        b = self.bias()
+        if b["loss"] is not None or b["savings"] is not None:
+            lines.append(
+                f"  bias     losses predicted {_signed_pct(b['loss'])} on average; savings "
+                f"{_signed(b['savings'])} on average ({b['savings_above']} of {b['n_savings']} "
+                "above their truth)")
         sav = {c["recipe"]: c for c in self.cases if c["kind"] == "savings"}
         lines.append("  by recipe (loss: mean relative error, end points in the interval; "
                      "savings: predicted [interval], truth)")
@@ -132,6 +150,14 @@ class BacktestResult:
 
 def _pct(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.1%}"
+
+
+def _signed_pct(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.1%}"
+
+
+def _signed(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.3g}"
 
 
 def _num(x) -> str:

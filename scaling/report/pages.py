@@ -624,6 +624,11 @@ def backtest_page(ctx: ReportContext) -> list:
     ax2.set_ylabel("predicted savings")
     lines = [f"Overall coverage of the {int(bt.level * 100)}% intervals: {bt.coverage:.0%} "
              f"of {len(bt.cases)} cases (dots inside, × outside their interval)."]
+    b = bt.bias()
+    if b["loss"] is not None and b["savings"] is not None:
+        lines.append(f"Direction: losses predicted {b['loss']:+.1%} on average; savings "
+                     f"{b['savings']:+.3g} on average, {b['savings_above']} of "
+                     f"{b['n_savings']} above their truth.")
     lines += [f"• {w}" for w in bt.warnings]
     style.text_block(fig, 0.07, 0.12, lines, width=170, size=7.5, max_lines=5)
     return [fig]
