@@ -107,6 +107,12 @@ def test_bad_grok_tables_are_named():
         fit_grok(pd.DataFrame({"tokens": [1, 2], "value": [0, 1]}))
     with pytest.raises(TableError, match="must be ≥ 0; rows 4 are not"):
         fit_grok(pd.DataFrame({"curve": "a", "tokens": [1, 2, -1], "value": [0, 1, 1]}))
+    with pytest.raises(TableError, match="'resolution' of the table is not numeric"):
+        fit_grok(pd.DataFrame({"curve": "a", "tokens": [1, 2], "value": [0, 1],
+                               "resolution": ["1/32", 0.03]}))
+    with pytest.raises(TableError, match="'resolution'.*must be > 0|'resolution'.*positive"):
+        fit_grok(pd.DataFrame({"curve": "a", "tokens": [1, 2], "value": [0, 1],
+                               "resolution": [-0.1, 0.1]}))
 
 
 def test_speedup_is_ratio_of_midpoints_with_interval():

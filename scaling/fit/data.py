@@ -167,6 +167,8 @@ def grok_columns(df: pd.DataFrame, source: str = "the table", need_value: bool =
     req = ["curve", "tokens"] + (["value"] if need_value else [])
     df = resolve(df, req, ["recipe"], source=source)
     df = require_numeric(df, [c for c in req if c != "curve"], source=source)
+    if "resolution" in df.columns:  # optional: the step of the values (1/items)
+        df = require_numeric(df, ["resolution"], positive=["resolution"], source=source)
     neg = df["tokens"] < 0
     if neg.any():
         rows = ", ".join(str(int(i) + 2) for i in np.flatnonzero(neg.to_numpy())[:8])
