@@ -180,10 +180,11 @@ class ReportContext:
     # ------------------------------------------------------------------ skills
     @_cached
     def skill_table(self) -> pd.DataFrame:
-        """Skill records of completed runs: ``curve, run, recipe, skill, params, tokens,
-        value, resolution``; only the largest size that has them, and per recipe its longest runs (they
-        hold the whole curve; shorter budgets end before late skills emerge)."""
-        from ..fit.data import skill_resolution
+        """Skill records of completed runs: ``curve, tokens, value, recipe, skill, run,
+        resolution, params`` (:func:`scaling.fit.data.skill_table`, canonical recipe names);
+        only the largest size that has them, and per recipe its longest runs (they hold the
+        whole curve; shorter budgets end before late skills emerge)."""
+        from ..fit.data import skill_table
         from ..predict.grid import canonical
 
         self.need_grid()
@@ -192,12 +193,9 @@ class ReportContext:
         if sk is None or sk.empty:
             raise Missing("no skill records in the completed runs (the trainer writes them "
                           "when probes are on: probe_n > 0 in the grid spec)")
-        t = pd.DataFrame({"run": sk["run_id"].astype(str), "skill": sk["name"].astype(str),
-                          "recipe": sk["recipe"].astype(str).map(canonical),
-                          "params": pd.to_numeric(sk["n_params"], errors="coerce"),
-                          "tokens": sk["tokens"].astype(float),
-                          "value": sk["value"].astype(float),
-                          "resolution": skill_resolution(sk)})
+        t = skill_table(sk)
+        t = t.assign(recipe=t["recipe"].map(canonical),
+                     params=pd.to_numeric(sk["n_params"], errors="coerce").to_numpy(float))
         t = t[t["recipe"].isin(self.recipes)] if self.recipes else t
         if t.empty:
             raise Missing("skill records exist, but none from a recipe with val_loss end points")
@@ -206,7 +204,7 @@ class ReportContext:
         longest = t.groupby("run")["tokens"].transform("max")
         top = t.assign(rt=longest).groupby("recipe")["rt"].transform("max")
         t = t[np.isclose(longest, top)]
-        return t.assign(curve=t["run"] + "/" + t["skill"]).reset_index(drop=True)
+        return t.reset_index(drop=True)
 
     @_cached
     def grok(self):
@@ -214,8 +212,7 @@ class ReportContext:
         from ..fit import fit_grok
 
         t = self.skill_table
-        return fit_grok(t[["curve", "tokens", "value", "recipe", "skill", "run", "resolution"]],
-                        level=self.level)
+        return fit_grok(t.drop(columns="params"), level=self.level)
 
     @_cached
     def emergence(self) -> pd.DataFrame:
