@@ -337,11 +337,8 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
         [f"{int(z)} point(s) at tokens = 0 set aside (no log-token)"] if z else []
         for z in n_zero]
     first_rows = df.drop_duplicates("curve").set_index("curve")
-    step = np.zeros(C)
-    if "resolution" in df.columns:
-        res = pd.to_numeric(df["resolution"], errors="coerce")
-        step = res.where(res > 0).groupby(df["curve"]).max().reindex(names).fillna(0.0) \
-            .to_numpy(float)
+    step = (df.groupby("curve")["resolution"].max().reindex(names).fillna(0.0).to_numpy(float)
+            if "resolution" in df.columns else np.zeros(C))  # validated > 0 by grok_columns
 
     big = np.where(mask > 0, x, np.inf)
     xmin = np.where(n > 0, big.min(1), 0.0)

@@ -129,8 +129,8 @@ class BacktestResult:
         b = self.bias()
         if b["loss"] is not None or b["savings"] is not None:
             lines.append(
-                f"  bias     losses predicted {_signed_pct(b['loss'])} on average; savings "
-                f"{_signed(b['savings'])} on average ({b['savings_above']} of {b['n_savings']} "
+                f"  bias     losses predicted {_pct(b['loss'], '+')} on average; savings "
+                f"{_num(b['savings'], '+')} on average ({b['savings_above']} of {b['n_savings']} "
                 "above their truth)")
         sav = {c["recipe"]: c for c in self.cases if c["kind"] == "savings"}
         lines.append("  by recipe (loss: mean relative error, end points in the interval; "
@@ -148,22 +148,14 @@ class BacktestResult:
         return "\n".join(lines)
 
 
-def _pct(x) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.1%}"
+def _pct(x, sign: str = "") -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:{sign}.1%}"
 
 
-def _signed_pct(x) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.1%}"
-
-
-def _signed(x) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.3g}"
-
-
-def _num(x) -> str:
+def _num(x, sign: str = "") -> str:
     if x is not None and np.isinf(x):
         return "∞"
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.3g}"
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:{sign}.3g}"
 
 
 def _loss_drift(rest: Grid, recipe: str, ratio: float) -> float:
