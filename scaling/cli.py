@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from .defaults import BOOTSTRAP
 from .errors import ScalingError
 from .jsonsafe import jsonable
 
@@ -27,6 +29,12 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (stable keys).")]
+GridPrecisionOpt = Annotated[str | None, typer.Option(
+    help="auto, fp32, bf16 or fp16 for every run (default: the spec's [train] precision, "
+    "else auto: the fastest this hardware supports; see `scaling env`).")]
+DropOpt = Annotated[bool, typer.Option(
+    "--drop-bad-rows", help="Leave out CSV rows with empty, NaN or infinite values and repeated "
+    "rows, and say how many (default: refuse them, naming the rows).")]
 KeepOpt = Annotated[int | None, typer.Option(
     "--keep-checkpoints", help="Keep only the newest K checkpoints of a run (default: all; "
     "they are resume points and cost disk, not results: metrics hold every evaluation).")]
@@ -57,16 +65,35 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def user_errors(fn):
-    """Turn errors a user can fix into one line on stderr and exit code 1."""
+    """Turn errors a user can fix into one line on stderr and exit code 1.
+
+    Any other exception is a bug: one line too, with a hint to report it, unless
+    ``SCALING_DEBUG=1`` asks for the traceback.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
         except (ScalingError, FileNotFoundError) as e:
             fail(str(e).strip('"'))
+        except Exception as e:
+            fail(unexpected_error(e))
 
     return wrapper
+
+
+def unexpected_error(e: BaseException) -> str:
+    """One line for an exception no check foresaw (re-raised under ``SCALING_DEBUG=1``)."""
+    if os.environ.get("SCALING_DEBUG", "") not in ("", "0"):
+        raise e
+    if isinstance(e, OSError) and e.strerror:  # a file that cannot be read or written
+        return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    first = (str(e).strip().splitlines() or [""])[0]
+    return (f"unexpected {type(e).__name__}: {first} (please report this with the command; "
+            "SCALING_DEBUG=1 shows the traceback)")
 
 
 # --------------------------------------------------------------------------- runs / import
@@ -79,19 +106,24 @@ def runs_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Table of runs and their status (done / failed / incomplete)."""
+    if directory.exists() and not directory.is_dir():
+        fail(f"{directory} is a file; give a run directory, a grid or a folder of grids")
     from .store import load_runs
 
-    table = load_runs(directory).runs
+    loaded = load_runs(directory)
+    if loaded.runs.empty:
+        fail(f"no runs under {directory} (no directory there holds a config.json); give a run "
+             "directory, a grid or a folder of grids")
+    table = loaded.runs
     if as_json:
         emit_json({"runs": [
             {k: r[k] for k in ("run_id", "recipe", "n_params", "seed", "status", "tokens",
                                "reason", "grid")}
             for r in table.to_dict("records")
-        ]})
+        ], "warnings": loaded.warnings})
         return
-    if table.empty:
-        typer.echo(f"no runs under {directory}")
-        return
+    for w in loaded.warnings:
+        typer.echo(f"warning: {w}", err=True)
     show = table[["run_id", "grid", "recipe", "n_params", "seed", "status", "tokens", "reason"]]
     typer.echo(show.to_string(index=False))
     counts = table["status"].value_counts().to_dict()
@@ -104,19 +136,26 @@ def import_cmd(
     csv: Annotated[Path, typer.Argument(help="CSV with params/N, tokens/D, loss or name+value "
                                               "(optional: run, step, recipe, seed, kind).")],
     out: Annotated[Path, typer.Option("--out", help="Run store to write (created if needed).")],
+    drop_bad_rows: DropOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a run store from a plain CSV (other trainers, published curves)."""
+    from .validate import check_text_file
+
+    check_text_file(csv, "CSV file", "CSV")
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; give a directory for the run store")
     from .importer import import_csv
 
-    res = import_csv(csv, out)
+    res = import_csv(csv, out, drop_bad_rows=drop_bad_rows)
     summary = {"out": str(res.out), "runs": res.run_ids, "n_records": res.n_records,
-               "dropped_rows": res.dropped_rows}
+               "dropped_rows": res.dropped_rows, "warnings": res.notes}
     if as_json:
         emit_json(summary)
     else:
-        typer.echo(f"imported {len(res.run_ids)} runs ({res.n_records} records) into {res.out}"
-                   + (f"; dropped {res.dropped_rows} incomplete rows" if res.dropped_rows else ""))
+        typer.echo(f"imported {len(res.run_ids)} runs ({res.n_records} records) into {res.out}")
+        for note in res.notes:
+            typer.echo(f"warning: {note}", err=True)
 
 
 @app.command("train")
@@ -145,24 +184,40 @@ def train_cmd(
         "runs of several budgets that are compared the same warm-up.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak LR (default: min(3e-3, 0.75/width)).")]
     = None,
-    precision: Annotated[str, typer.Option(help="auto (bf16 autocast), bf16 or fp32.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (the fastest this hardware supports: bf16 "
+                                           "only where native; see `scaling env`), fp32, "
+                                           "bf16 or fp16.")] = "auto",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
     keep_checkpoints: KeepOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train one run (torchrun --nproc_per_node K -m scaling train … for DDP)."""
+    from .validate import check_train_args
+
+    # every argument, the device and the memory the model needs, before torch is imported
+    # and before anything is written
+    check_train_args(size, mix, tokens, batch_size=batch_size, seq_len=seq_len, layers=layers,
+                     lr=lr, warmup_steps=warmup_steps, schedule=schedule, branches=branches,
+                     device=device, precision=precision, keep_checkpoints=keep_checkpoints,
+                     out=out)
     from .train import RunConfig, train
 
     cfg = RunConfig.from_args(size=size, mix=mix, tokens=tokens, seed=seed, schedule=schedule,
                               branches=branches, batch_size=batch_size, seq_len=seq_len, lr=lr,
                               layers=layers, warmup_steps=warmup_steps)
-    typer.echo(f"{cfg.run_id}: {cfg.describe()}", err=True)
-    res = train(cfg, out, device=device, progress=not as_json, precision=precision,
+    from .hardware import resolve_precision
+    from .train.distributed import resolve_device
+
+    choice = resolve_precision(precision, resolve_device(device))
+    typer.echo(f"{cfg.run_id}: {cfg.describe()}; precision {choice}", err=True)
+    res = train(cfg, out, device=device, progress=not as_json, precision=choice,
                 compile=compile, keep_checkpoints=keep_checkpoints)
     if res is None:  # a DDP rank other than 0
         return
     if as_json:
         emit_json(res.to_json())
+        if res.status == "failed":  # the JSON is printed, and the exit code still says so
+            fail(f"run {res.run_id} failed: {res.reason}")
         return
     losses = ", ".join(f"{d} {v:.4f}" for d, v in res.final["val_loss"].items())
     skills = ", ".join(f"{k} {v:.2f}" for k, v in res.final.get("skill", {}).items())
@@ -187,57 +242,46 @@ def grid_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (runs, FLOPs, "
                                           "estimated wall time here) and stop.")] = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed",
-                                               help="Retry runs marked FAILED.")] = False,
+                                               help="Retry failed runs.")] = False,
     keep_checkpoints: KeepOpt = None,
+    precision: GridPrecisionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a size × recipe × seed grid; rerunning skips finished runs and resumes partial ones."""
-    from .grid import GridSpec, busy_note, plan, run_grid
-    from .units import format_count
+    from .validate import check_grid_args, check_text_file
+
+    check_text_file(spec, "grid spec", "TOML")
+    if out is not None and out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; give a grid directory")
+    from .grid import GridSpec, dry_run_plan, run_grid
 
     gs = GridSpec.load(spec)
+    check_grid_args(gs, device=device, jobs=jobs, executor=executor,
+                    keep_checkpoints=keep_checkpoints, precision=precision)
     if dry_run:
-        import torch
-
-        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        busy = busy_note(dev)  # read before the timing below loads the CPU itself
-        table = plan(gs, out, device=dev)
-        todo = table[table["status"] != "done"]
-        total = {"runs": len(table), "flops": float(table["flops"].sum()),
-                 "est_seconds": float(table["est_seconds"].sum()), "device": dev,
-                 "to_run": len(todo), "to_run_seconds": float(todo["est_seconds"].sum())}
-        if busy:
-            total["warnings"] = [busy]
-        if as_json:
-            emit_json({"grid": gs.name, **total, "plan": table.to_dict("records")})
-            return
-        show = table.assign(tokens=table["tokens"].map(format_count),
-                            flops=table["flops"].map(lambda f: f"{f:.2e}"),
-                            est=table["est_seconds"].map(lambda s: f"{s:.0f}s"))
-        typer.echo(show[["run_id", "size", "shape", "recipe", "seed", "tokens", "flops", "est",
-                         "status"]].to_string(index=False))
-        typer.echo(f"\n{total['runs']} runs, {total['flops']:.2e} FLOPs, about "
-                   f"{total['est_seconds'] / 60:.1f} min of training on {dev} in one process "
-                   "(timed training steps; evaluation adds to it)")
-        if total["to_run"] < total["runs"]:
-            typer.echo(f"{total['to_run']} of them still to run: about "
-                       f"{total['to_run_seconds'] / 60:.1f} min")
-        if busy:
-            typer.echo(f"warning: {busy}", err=True)
+        res = dry_run_plan(gs, out, device=device, precision=precision)
+        show(res, as_json)
+        for w in res.warnings:
+            if not as_json:
+                typer.echo(f"warning: {w}", err=True)
         return
     if out is None:
         fail("--out DIR is required (or use --dry-run)")
     res = run_grid(gs, out, executor=executor, jobs=jobs, device=device,
                    retry_failed=retry_failed, progress=not as_json,
-                   keep_checkpoints=keep_checkpoints)
+                   keep_checkpoints=keep_checkpoints, precision=precision)
     if as_json:
         emit_json({"grid": gs.name, **res.summary()})
-        return
-    failed = [r for r in res.results if r["status"] == "failed"]
-    typer.echo(f"grid {gs.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
-               + f" in {res.seconds:.0f}s → {out}")
-    for r in failed:
-        typer.echo(f"  failed {r['run_id']}: {r['reason']}")
+    else:
+        typer.echo(f"grid {gs.name}: "
+                   + ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
+                   + f" in {res.seconds:.0f}s → {out}")
+        for r in res.results:
+            if r["status"] == "failed":
+                typer.echo(f"  failed {r['run_id']}: {r['reason']}")
+    unfinished = res.unfinished()
+    if unfinished:  # in every output mode: a grid with failed or locked runs is not complete
+        fail(unfinished)
 
 
 # --------------------------------------------------------------------------- fit
@@ -295,14 +339,19 @@ def fit_law_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     predict: PredictOpt = None,
     out: OutOpt = None,
+    drop_bad_rows: DropOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a loss law (Huber in log space, 4,500-start grid, bootstrap intervals)."""
+    from .validate import check_fit_args
+
+    check_fit_args(source, predict, out, form=form, points=points, bootstrap=bootstrap,
+                   min_tokens=min_tokens)
     from .fit.api import fit_law_path, law_predict_table
     from .units import parse_count
 
     fits = fit_law_path(source, form=form, domain=domain, recipe=recipe, bootstrap=bootstrap,
-                        seed=seed, points=points,
+                        seed=seed, points=points, drop_bad_rows=drop_bad_rows,
                         min_tokens=None if min_tokens is None else parse_count(min_tokens))
     written = _write_predictions(predict, out, lambda X: law_predict_table(fits, X))
     summaries = [r.summary() for r in fits.values()]
@@ -318,14 +367,20 @@ def fit_grok_cmd(
     skill: Annotated[str | None, typer.Option(help="Run store: only this skill.")] = None,
     predict: PredictOpt = None,
     out: OutOpt = None,
+    drop_bad_rows: DropOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit a sigmoid in log-tokens per curve; grokked / not_yet / never by BIC."""
+    from .validate import check_fit_args
+
+    check_fit_args(source, predict, out)
     from .fit.api import grok_predict_table
     from .fit.data import load_grok_table
     from .fit.grok import fit_grok
 
-    res = fit_grok(load_grok_table(source, skill=skill))
+    table = load_grok_table(source, skill=skill, drop_bad_rows=drop_bad_rows)
+    res = fit_grok(table)
+    res.warnings[:0] = table.attrs.get("notes", [])
     written = _write_predictions(predict, out, lambda X: grok_predict_table(res, X))
     _show_fit(res.summary(), res.report(), written, as_json)
 
@@ -343,6 +398,10 @@ def fit_mixture_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Mixture law (data mixing law / quadratic / kernel), chosen by cross-validation."""
+    from .validate import at_least, check_fit_args
+
+    check_fit_args(train, predict, out)
+    at_least(folds, "--folds", 2)
     from .fit.api import mixture_predict_table
     from .fit.mixture import fit_mixture_csv
 
@@ -369,6 +428,10 @@ def data_show_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Decoded samples of a domain (train split) or of a skill probe."""
+    from .validate import at_least
+
+    at_least(n, "-n", 1)
+    at_least(difficulty, "--difficulty", 1)
     from .data.domains import BUILTIN_DOMAINS, show_samples
     from .skills import PROBES
 
@@ -410,10 +473,18 @@ def data_stats_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Realised token fractions per domain and per phase of a recipe."""
-    from .data.stream import mix_stats
+    from .recipe import parse_recipe
     from .units import format_count, parse_tokens
+    from .validate import at_least, check_budget
 
-    st = mix_stats(mix, parse_tokens(tokens), batch_size, seq_len, seed)
+    parse_recipe(mix)
+    at_least(batch_size, "--batch-size", 1)
+    at_least(seq_len, "--seq-len", 1)
+    budget = parse_tokens(tokens)
+    check_budget(budget, batch_size, seq_len)
+    from .data.stream import mix_stats
+
+    st = mix_stats(mix, budget, batch_size, seq_len, seed)
     if as_json:
         emit_json(st)
         return
@@ -463,7 +534,8 @@ def predict_cmd(
     min_tokens: MinTokensOpt = None,
     no_procedural: Annotated[bool, typer.Option("--no-procedural", help="Do not count "
                                                 "procedural tokens in D_r.")] = False,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = 200,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = \
+        BOOTSTRAP,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     suggest: Annotated[bool, typer.Option("--suggest", help="Also name the extra small run "
                                           "that most shrinks the interval (slower).")] = False,
@@ -473,10 +545,19 @@ def predict_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Data savings of a recipe vs the baseline at a target size, with a 90% interval."""
+    from .recipe import parse_recipe
+    from .validate import check_predict_args, check_runs_source
+
+    for recipe in (mix, baseline):
+        if recipe is not None:
+            parse_recipe(recipe)
+    check_predict_args(size, tokens, bootstrap)
+    check_runs_source(runs)
+    cut = _min_tokens(min_tokens)
     from .predict import predict_savings, suggest_run
     from .predict.grid import load_grid
 
-    grid = load_grid(runs_or_reference(runs), domain, _min_tokens(min_tokens))
+    grid = load_grid(runs_or_reference(runs), domain, cut)
     res = predict_savings(grid, mix, baseline=baseline, size=size, tokens=tokens,
                           count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed)
     if suggest:
@@ -505,17 +586,22 @@ def backtest_cmd(
     domain: DomainOpt = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="Baseline recipe "
                                                  "(default: the grid's prose=1).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = 200,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = \
+        BOOTSTRAP,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     min_tokens: MinTokensOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hold out the largest size, predict its losses and savings from the rest, score them."""
+    from .validate import check_predict_args, check_runs_source
+
+    check_predict_args(None, None, bootstrap)
+    check_runs_source(runs)
+    cut = _min_tokens(min_tokens)
     from .predict import backtest
 
     res = backtest(runs_or_reference(runs), target_domain=domain,
-                   baseline=baseline, bootstrap=bootstrap, seed=seed,
-                   min_tokens=_min_tokens(min_tokens))
+                   baseline=baseline, bootstrap=bootstrap, seed=seed, min_tokens=cut)
     show(res, as_json)
 
 
@@ -529,11 +615,17 @@ def report_cmd(
                                                  "(default: the grid's prose=1).")] = None,
     size: Annotated[str | None, typer.Option("--size", help="Headline target size, e.g. 2M "
                                              "(default: 10× the grid's largest).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per law.")] = 100,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per law (the same "
+                                           "default as `predict`).")] = BOOTSTRAP,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """The PDF report: grid, laws, savings, skill emergence, backtest, provenance."""
+    from .validate import check_output_file, check_predict_args, check_runs_source
+
+    check_predict_args(size, None, bootstrap)
+    check_runs_source(runs)
+    check_output_file(out)
     from .report import build_report
 
     res = build_report(runs_or_reference(runs), out,
@@ -548,20 +640,42 @@ def demo_cmd(
     out: Annotated[Path, typer.Option("--out", help="Where the grid and the report go.")] =
     Path("demo-out"),
     jobs: Annotated[int, typer.Option(help="Local worker processes for the grid.")] = 1,
+    precision: GridPrecisionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The embedded default end to end: cpu-tiny grid → fits → savings → PDF report."""
     from .demo import run_demo
 
-    res = run_demo(out, jobs=jobs, progress=not as_json,
+    res = run_demo(out, jobs=jobs, precision=precision, progress=not as_json,
                    echo=(lambda s: typer.echo(s, err=True)) if as_json else typer.echo)
     if as_json:
         emit_json(res.summary())
 
 
+@app.command("env")
+@user_errors
+def env_cmd(
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: cuda when "
+                                               "available).")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Re-time the cached matmul "
+                                          "calibration.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """This machine as the trainer sees it: CPU capability, native bf16, measured matmul rates,
+    threads, torch, GPUs, and what --precision auto picks and why. Run it first when training
+    is slow."""
+    from .hardware import env_report
+
+    show(env_report(device, refresh=refresh), as_json)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; an exception that escapes a command is one line too."""
+    try:
+        app()
+    except Exception as e:  # commands catch their own (user_errors); this is the last guard
+        typer.echo(f"error: {unexpected_error(e)}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

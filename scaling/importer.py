@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from .store import KINDS, RunWriter, config_hash
-from .tables import TableError, describe, read_csv, require_numeric, resolve
+from .tables import TableError, check_rows, describe, read_csv, require_numeric, resolve
 
 
 @dataclass
@@ -33,9 +33,12 @@ class ImportResult:
     run_ids: list[str]
     n_records: int
     dropped_rows: int
+    notes: list[str]
+    """What ``drop_bad_rows`` left out (empty when nothing was)."""
 
 
-def _tidy(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, int]:
+def _tidy(df: pd.DataFrame, source: str,
+          drop_bad_rows: bool = False) -> tuple[pd.DataFrame, list[str]]:
     present = set(resolve(df, [], ["loss", "name", "value"]).columns)
     long_form = "loss" not in present
     required = ["params", "tokens"] + (["name", "value"] if long_form else ["loss"])
@@ -48,11 +51,7 @@ def _tidy(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, int]:
     df = require_numeric(df, numeric, positive=["params"], source=source)
     if (df["tokens"] < 0).any():
         raise TableError(f"column {describe('tokens')} of {source} must be ≥ 0")
-    before = len(df)
-    df = df.dropna(subset=numeric)
-    dropped = before - len(df)
-    if df.empty:
-        raise TableError(f"{source} has no complete rows")
+    df, notes = check_rows(df, numeric, source, drop=drop_bad_rows)
     if not long_form:
         df = df.rename(columns={"loss": "value"}).assign(name="loss")
     if "kind" not in df.columns:
@@ -80,17 +79,21 @@ def _tidy(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, int]:
                              "values; one run has one model size, recipe and seed")
     if "step" not in df.columns:
         df["step"] = df.groupby("run")["tokens"].rank(method="dense").astype(int) - 1
-    return df, dropped
+    return df, notes
 
 
-def import_csv(path: str | os.PathLike, out: str | os.PathLike) -> ImportResult:
+def import_csv(path: str | os.PathLike, out: str | os.PathLike,
+               drop_bad_rows: bool = False) -> ImportResult:
     """Validate ``path`` and write one run directory per run under ``out``.
 
     Raises :class:`~scaling.tables.TableError` (nothing written) when a required column is
-    missing or not numeric.
+    missing or not numeric, or when rows are empty, NaN, infinite or repeated
+    (:func:`scaling.tables.check_rows`) and ``drop_bad_rows`` is not set.
     """
     source = os.path.basename(str(path))
-    df, dropped = _tidy(read_csv(path), source)
+    raw = read_csv(path)
+    df, notes = _tidy(raw, source, drop_bad_rows)
+    dropped = len(raw) - len(df)
     out = Path(out)
     run_ids, n = [], 0
     for label, g in df.groupby("run", sort=False):
@@ -117,7 +120,8 @@ def import_csv(path: str | os.PathLike, out: str | os.PathLike) -> ImportResult:
         w.mark_done(f"imported from {source}")
         run_ids.append(run_id)
         n += len(g)
-    return ImportResult(out=out, run_ids=run_ids, n_records=n, dropped_rows=dropped)
+    return ImportResult(out=out, run_ids=run_ids, n_records=n, dropped_rows=dropped,
+                        notes=notes)
 
 
 def _slug(s: str) -> str:

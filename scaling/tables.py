@@ -106,3 +106,59 @@ def _row_list(mask: pd.Series, limit: int = 8) -> str:
     s = ", ".join(map(str, rows[:limit]))
     return s + (f" … ({len(rows)} in all)" if len(rows) > limit else "")
 
+
+
+def check_rows(df: pd.DataFrame, columns: Iterable[str], source: str = "the table",
+               drop: bool = False,
+               bounds: dict[str, tuple[float, float, str]] | None = None
+               ) -> tuple[pd.DataFrame, list[str]]:
+    """The one check of a user table's rows, shared by ``import``, ``fit law`` and ``fit grok``.
+
+    Bad rows are those with a missing (empty or NaN) or infinite value in ``columns``, a value
+    outside ``bounds`` (``{column: (low, high, what it is)}``), or a repeat of an earlier row
+    (every cell equal: a pasted-twice row would count as a second run). By default they are
+    refused, naming their row numbers (spreadsheet numbering: the header is row 1); with
+    ``drop`` they are left out and one note says how many and which.
+
+    Returns
+    -------
+    (frame, notes)
+        The rows kept and the notes of what was dropped (empty when nothing was).
+    """
+    if df.empty:
+        raise TableError(f"{source} has no data rows (only a header); give at least one row")
+    problems: list[tuple[str, pd.Series]] = []
+    for c in columns:
+        v = pd.to_numeric(df[c], errors="coerce")
+        problems.append((f"a missing or NaN {describe(c)}", v.isna()))
+        problems.append((f"an infinite {describe(c)}", np.isinf(v)))
+        if bounds and c in bounds:
+            lo, hi, what = bounds[c]
+            out = v.notna() & ((v < lo) | (v > hi))
+            problems.append((f"{describe(c)} outside [{lo:g}, {hi:g}] ({what})", out))
+    problems.append(("a repeat of an earlier row", df.duplicated(keep="first")))
+    bad = pd.Series(False, index=df.index)
+    parts = []
+    for what, mask in problems:
+        mask = mask & ~bad  # each row named once, under its first problem
+        if mask.any():
+            parts.append(f"{_rows(mask)} {'has' if mask.sum() == 1 else 'have'} {what}")
+            bad |= mask
+    if not bad.any():
+        return df, []
+    if not drop:
+        raise TableError(f"{source}: {'; '.join(parts)}; fix the table or pass --drop-bad-rows "
+                         "to leave such rows out")
+    kept = df[~bad]
+    if kept.empty:
+        raise TableError(f"{source}: every row is bad ({'; '.join(parts)})")
+    return kept, [f"--drop-bad-rows: {int(bad.sum())} of {len(df)} rows of {source} dropped "
+                  f"({'; '.join(parts)})"]
+
+
+def _rows(mask: pd.Series, limit: int = 8) -> str:
+    # by index label: the frame may already be filtered; labels are positions of the file
+    rows = [int(i) + 2 for i in mask.index[mask.to_numpy()]]
+    s = ", ".join(map(str, rows[:limit]))
+    return ("row " if len(rows) == 1 else "rows ") + s + (
+        f" … ({len(rows)} in all)" if len(rows) > limit else "")

@@ -96,8 +96,9 @@ def test_fit_grok_json_and_predict(tmp_path):
     t = np.geomspace(1e5, 1e9, 25)
     rng = np.random.default_rng(0)
     df = pd.concat([
-        pd.DataFrame({"curve": "copy", "tokens": t,
-                      "value": sigmoid_log(t, 0, 1, 2e6, 0.4) + 0.01 * rng.standard_normal(25)}),
+        pd.DataFrame({"curve": "copy", "tokens": t,  # noisy accuracies, still within [0, 1]
+                      "value": np.clip(sigmoid_log(t, 0, 1, 2e6, 0.4)
+                                       + 0.01 * rng.standard_normal(25), 0, 1)}),
         pd.DataFrame({"curve": "sort", "tokens": t, "value": 0.02 * rng.random(25)}),
     ])
     p = tmp_path / "curves.csv"

@@ -229,3 +229,10 @@ def user_fingerprint(path: str, field: str) -> dict:
     files = _user_files(path)
     return {"files": [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files],
             "field": field, "val_percent": VAL_PERCENT, "format": 2}
+
+
+def check_user_paths(recipe) -> None:
+    """Refuse a recipe whose user corpus paths match no usable file (before any run starts)."""
+    for c in recipe.corpora:
+        if not c.path.startswith("hf:"):
+            _user_files(c.path)

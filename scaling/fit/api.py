@@ -68,16 +68,22 @@ def fit_law_recipes(frame: pd.DataFrame, recipes: list[str] | None = None,
 
 
 def fit_law_path(path: str | os.PathLike, form: str = "chinchilla", domain: str | None = None,
-                 recipe: str | None = None, **kw) -> dict[str, LawResult]:
+                 recipe: str | None = None, drop_bad_rows: bool = False,
+                 **kw) -> dict[str, LawResult]:
     """Fit a law to a CSV (``params,tokens,loss``) or a run store (val_loss of ``domain``).
+
+    A CSV's bad rows (empty, NaN, infinite, repeated) are refused, or left out with
+    ``drop_bad_rows`` and named in each result's warnings.
 
     Returns ``{recipe: LawResult}``: one entry per recipe, or only ``recipe`` when given.
     A store's default domain is its only val_loss domain, else ``prose``.
     """
-    df, info = load_law_table(path, domain=domain, need_params=form == "chinchilla")
+    df, info = load_law_table(path, domain=domain, need_params=form == "chinchilla",
+                              drop_bad_rows=drop_bad_rows)
     fits = fit_law_recipes(df, None if recipe is None else [recipe], form=form, **kw)
     for r in fits.values():
         r.meta["domain"] = info["domain"]
+        r.warnings[:0] = info.get("notes", [])
     return fits
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..tables import TableError, describe, read_csv, require_numeric, resolve
+from ..tables import TableError, check_rows, describe, read_csv, require_numeric, resolve
 from .laws import FitError
 
 POINTS = ("final", "all")
@@ -97,10 +97,13 @@ def val_loss_table(metrics: pd.DataFrame, domain: str | None,
 
 
 def load_law_table(path: str | os.PathLike, domain: str | None = None,
-                   need_params: bool = True) -> tuple[pd.DataFrame, dict]:
+                   need_params: bool = True,
+                   drop_bad_rows: bool = False) -> tuple[pd.DataFrame, dict]:
     """A frame ``run, recipe, params, tokens, loss[, step, branch]`` from a CSV or a run store.
 
-    Returns the frame and a dict of what was chosen (``domain``, ``source``).
+    A CSV's rows with empty, NaN or infinite values and repeated rows are refused, or left
+    out with ``drop_bad_rows`` (:func:`scaling.tables.check_rows`). Returns the frame and a
+    dict of what was chosen (``domain``, ``source``, ``notes`` on dropped rows).
     """
     path = Path(path)
     if path.is_dir():
@@ -111,13 +114,15 @@ def load_law_table(path: str | os.PathLike, domain: str | None = None,
     if not path.exists():
         raise TableError(f"no such file or run directory: {path}")
     df = law_columns(read_csv(path), need_params=need_params, source=str(path))
+    df, notes = check_rows(df, [c for c in ("params", "tokens", "loss") if c in df.columns],
+                           str(path), drop=drop_bad_rows)
     if "run" not in df.columns:
         df["run"] = [f"row{i + 2}" for i in range(len(df))]  # spreadsheet row numbers
     df["run"] = df["run"].astype(str)
     if "recipe" not in df.columns:
         df["recipe"] = "all"
     df["recipe"] = df["recipe"].astype(str)
-    return df, {"domain": None, "source": str(path)}
+    return df, {"domain": None, "source": str(path), "notes": notes}
 
 
 def skill_table(records: pd.DataFrame) -> pd.DataFrame:
@@ -139,11 +144,15 @@ def skill_resolution(records: pd.DataFrame) -> pd.Series:
     return 1.0 / items.where(items > 0)
 
 
-def load_grok_table(path: str | os.PathLike, skill: str | None = None) -> pd.DataFrame:
+def load_grok_table(path: str | os.PathLike, skill: str | None = None,
+                    drop_bad_rows: bool = False) -> pd.DataFrame:
     """A frame ``curve, tokens, value`` from a CSV or from the ``skill`` records of a store.
 
     From a store, a curve is one (run_id, skill name), labelled ``run_id/name``; ``recipe``
-    and ``skill`` columns are carried along for per-skill comparisons of recipes.
+    and ``skill`` columns are carried along for per-skill comparisons of recipes. A CSV's
+    values are accuracies in [0, 1]; its rows with empty, NaN, infinite or out-of-range values
+    and repeated rows are refused, or left out with ``drop_bad_rows`` (the note saying so is
+    in ``frame.attrs["notes"]``; :func:`scaling.tables.check_rows`).
     """
     path = Path(path)
     if path.is_dir():
@@ -159,7 +168,12 @@ def load_grok_table(path: str | os.PathLike, skill: str | None = None) -> pd.Dat
         return skill_table(sk)
     if not path.exists():
         raise TableError(f"no such file or run directory: {path}")
-    return grok_columns(read_csv(path), source=str(path))
+    df = grok_columns(read_csv(path), source=str(path))
+    df, notes = check_rows(df, ["tokens", "value"], str(path), drop=drop_bad_rows,
+                           bounds={"value": (0.0, 1.0, "an accuracy")})
+    df = df.copy()
+    df.attrs["notes"] = notes
+    return df
 
 
 def grok_columns(df: pd.DataFrame, source: str = "the table", need_value: bool = True):

@@ -11,17 +11,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ScalingError
-from ..store import config_hash
-from ..units import UnitError, format_count, parse_count, parse_tokens
+from ..hashing import config_hash
+from ..units import format_count, parse_tokens
+from ..validate import ConfigError, check_budget, check_optim, parse_branches, parse_size
 from .model import Shape, count_params, shape_for
+
+__all__ = ["ConfigError", "DataConfig", "ModelConfig", "OptimConfig", "RunConfig",
+           "default_lr", "parse_branches"]
 
 #: Longest skill-probe example (prompt + answer, byte tokens) at the default difficulties.
 PROBE_CONTEXT = 256
-
-
-class ConfigError(ScalingError, ValueError):
-    """A run option that cannot be used as given."""
 
 
 @dataclass(frozen=True)
@@ -125,8 +124,7 @@ class RunConfig:
         n, total = count_params(self.model)
         object.__setattr__(self, "n_params", n)
         object.__setattr__(self, "n_params_total", total)
-        if self.optim.schedule not in ("cosine", "wsd"):
-            raise ConfigError(f"unknown schedule {self.optim.schedule!r}; use cosine or wsd")
+        check_optim(self.optim.lr, self.optim.warmup_steps, self.optim.schedule)
         if self.optim.branches and self.optim.schedule != "wsd":
             raise ConfigError("--branches needs --schedule wsd (cooldowns fork from the "
                               "stable phase)")
@@ -137,12 +135,7 @@ class RunConfig:
             raise ConfigError("--batch-size and --seq-len must be ≥ 1")
         if self.data.seq_len > self.model.seq_len:
             raise ConfigError("data seq_len exceeds the model context")
-        per_step = self.data.batch_size * self.data.seq_len
-        if self.data.tokens < per_step:
-            raise ConfigError(
-                f"--tokens {self.data.tokens} is smaller than one batch ({per_step} = "
-                f"{self.data.batch_size} sequences × {self.data.seq_len} tokens); raise "
-                "--tokens or lower --batch-size/--seq-len")
+        check_budget(self.data.tokens, self.data.batch_size, self.data.seq_len)
 
     # -- identity -----------------------------------------------------------------------
     @property
@@ -213,10 +206,7 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown option(s) {', '.join(unknown)}; known: "
                               f"{', '.join(sorted(known))}")
-        try:
-            n = parse_count(size, what="size")
-        except UnitError as e:
-            raise ConfigError(f"{e} (--size is a non-embedding parameter count)") from None
+        n = parse_size(size)
         layers = overrides.get("layers")
         shape = shape_for(n, None if layers is None else int(layers))
         recipe = parse_recipe(mix)
@@ -251,21 +241,3 @@ class RunConfig:
 def default_lr(d_model: int) -> float:
     """Peak LR: 3e-3 up to a width of 256, then ∝ 1/width (``0.75 / d``)."""
     return min(3e-3, 0.75 / d_model)
-
-
-def parse_branches(value: str | tuple | list) -> tuple[float, ...]:
-    """``'0.25,0.5'`` → (0.25, 0.5), sorted, each in (0, 1)."""
-    if isinstance(value, str):
-        parts = [p for p in value.replace(" ", "").split(",") if p]
-        try:
-            vals = [float(p) for p in parts]
-        except ValueError:
-            raise ConfigError(f"cannot read --branches {value!r}; use e.g. 0.25,0.5") from None
-    else:
-        vals = [float(v) for v in value]
-    for v in vals:
-        if not 0 < v < 1:
-            raise ConfigError(f"--branches fraction {v} must lie strictly between 0 and 1")
-    if len(set(vals)) != len(vals):
-        raise ConfigError(f"--branches {value!r} repeats a fraction")
-    return tuple(sorted(vals))

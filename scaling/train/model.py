@@ -32,77 +32,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import ScalingError
-
-#: ``d = ASPECT * L``: width per layer of the shape rule.
-ASPECT = 32
-
-
-class SizeError(ScalingError, ValueError):
-    """A model size that the shape rule cannot serve."""
-
-
-@dataclass(frozen=True)
-class Shape:
-    """Layers, width and heads derived from a non-embedding parameter count."""
-
-    n_layer: int
-    d_model: int
-    n_head: int
-
-    def __str__(self) -> str:
-        return f"{self.n_layer} layers × {self.d_model} wide × {self.n_head} heads"
-
-
-def non_embedding_params(n_layer: int, d_model: int) -> int:
-    """Exact non-embedding count of a shape: ``L (12 d² + 2 d) + d`` (tied head)."""
-    return n_layer * (12 * d_model**2 + 2 * d_model) + d_model
-
-
-def shape_for(n_params: int, layers: int | None = None) -> Shape:
-    """The shape rule (module docstring): nearest ``N(L, d)`` in log space, aspect near 32.
-
-    Parameters
-    ----------
-    n_params : int
-        Requested non-embedding parameter count, ≥ 10,000 (a 1-layer, 32-wide model).
-    layers : int, optional
-        Fix the depth; the rule then chooses the width only.
-    """
-    if not n_params >= 10_000:
-        raise SizeError(f"--size {n_params} is too small; the smallest model has ~12k "
-                        "non-embedding parameters (use e.g. --size 100k)")
-    if layers is not None and not 1 <= layers <= 256:
-        raise SizeError(f"layers={layers}: use a depth between 1 and 256")
-    best: tuple[float, int, int] | None = None
-    for n_layer in range(1, 257) if layers is None else (layers,):
-        ideal = math.sqrt(n_params / (12 * n_layer))
-        for head in (32, 64):
-            for mult in (math.floor(ideal / head), math.ceil(ideal / head)):
-                d = head * max(1, mult)
-                if (head == 64) != (d >= 512) or not 16 <= d / n_layer <= 128:
-                    continue
-                score = (abs(math.log(non_embedding_params(n_layer, d) / n_params))
-                         + 0.1 * abs(math.log(d / (ASPECT * n_layer))))
-                if best is None or score < best[0]:
-                    best = (score, n_layer, d)
-    if best is None:
-        if layers is not None:
-            lo, hi = (non_embedding_params(layers, 32 * math.ceil(layers / 2)),
-                      non_embedding_params(layers, 64 * (128 * layers // 64)))
-            raise SizeError(f"no {layers}-layer model has ~{n_params:,} non-embedding "
-                            f"parameters with 16 ≤ width/layers ≤ 128 (range {lo:,}–{hi:,})")
-        best = (0.0, 1, 32)  # only for tiny requests: the 1 × 32 model
-    _, n_layer, d_model = best
-    head = 32 if d_model < 512 else 64
-    return Shape(n_layer=n_layer, d_model=d_model, n_head=d_model // head)
-
+# the shape rule needs no torch (the CLI checks --size before importing it): it lives in
+# scaling.shape and is re-exported here
+from ..shape import ASPECT, Shape, SizeError, non_embedding_params, shape_for  # noqa: F401
 
 # --------------------------------------------------------------------------- model
 
