@@ -38,8 +38,29 @@ TOML form (the same recipe; ``parse_recipe(dict)``)::
 
 (the keys may also sit at top level, without ``[mix]``).
 
-Canonical name: base domains sorted by name, weights normalised and rounded to 12 significant
-digits, then ``front``, ``mid``, ``meco`` in that order; ``parse_recipe(r.name) == r``.
+Skill tasks (:mod:`scaling.skills.tasks`) are domains written ``FAMILY(KNOB=VALUE,…)``: the
+probe families as training data, loss on the answer only, evaluated on held-out items::
+
+    needle(k=8)=1                             train on needle recall with 8 key=value pairs
+    prose=0.6,copy(n=8)=0.2,add(digits=3,pad=steps)=0.2
+    needle(k=8)=1;front=dyck:0.2:reset:emb=mean
+                                              the diagnostic protocol: a Dyck warm-up (20% of
+                                              the tokens), then the task; at the switch every
+                                              token embedding is set to their mean
+
+Families and knobs: ``needle(k)``, ``copy(n)``, ``reverse(n)``, ``sort(n)``,
+``brackets(depth)``, ``add(digits,pad=plain|sums|steps|full)``, ``mod_add(p)``,
+``mul(digits)``; ``copy()`` takes the defaults. The parentheses mark a task (``sort`` alone is
+the procedural domain). In TOML a task is a quoted key, ``base = {"needle(k=8)" = 1}``, or a
+table with its weight and knobs, ``base = {needle = {weight = 1, k = 8}}``.
+
+``front=…:emb=keep|reinit|mean`` (with ``reset``) sets what the token embeddings become at the
+stage switch: kept (default), re-initialised, or all set to their mean embedding (the
+procedural-pretraining paper's diagnostic protocol).
+
+Canonical name: base domains sorted by name (skill tasks spelled with every knob), weights
+normalised and rounded to 12 significant digits, then ``front``, ``mid``, ``meco`` in that
+order; ``parse_recipe(r.name) == r``.
 """
 
 from __future__ import annotations
@@ -47,11 +68,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ScalingError
 
 KEEP_CHOICES = ("attn", "mlp", "all")
+EMB_CHOICES = ("keep", "reinit", "mean")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -63,6 +85,23 @@ def _known_domains() -> tuple[str, ...]:
     from .data.domains import BUILTIN_DOMAINS
 
     return BUILTIN_DOMAINS
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text.split(sep)`` outside parentheses (skill-task knobs hold ``,`` and ``=``)."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if ch == sep and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
 
 
 def _fmt(x: float) -> str:
@@ -110,6 +149,9 @@ class Front:
     """Two-stage protocol: new LR schedule, fresh optimizer and warm-up after the front stage."""
     keep: str | None = None
     """With ``reset``: which weights survive the stage change (``attn``, ``mlp``, ``all``)."""
+    emb: str | None = None
+    """With ``reset``: the token embeddings at the switch: ``keep``, ``reinit``, or ``mean``
+    (every row set to the mean embedding); ``None`` = what ``keep`` implies."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +204,8 @@ class Recipe:
                 s += ":reset"
             if f.keep is not None:
                 s += f":keep={f.keep}"
+            if f.emb is not None:
+                s += f":emb={f.emb}"
             parts.append(s)
         if self.mid is not None:
             parts.append(f"mid={self.mid.domain}:{_fmt(self.mid.weight)}@{_fmt(self.mid.start)}")
@@ -258,6 +302,8 @@ class Recipe:
         if self.front is not None:
             out["front"] = {"domain": self.front.domain, "fraction": self.front.fraction,
                             "reset": self.front.reset, "keep": self.front.keep}
+            if self.front.emb is not None:
+                out["front"]["emb"] = self.front.emb
         if self.mid is not None:
             out["mid"] = {"domain": self.mid.domain, "weight": self.mid.weight,
                           "start": self.mid.start}
@@ -283,13 +329,24 @@ def _fraction(text, what: str, *, open_low: bool = True, allow_one: bool = True)
 
 
 def _check_domain(name: str, where: str, user: Mapping[str, UserCorpus]) -> str:
+    """The domain's canonical name (a skill task with every knob), or a RecipeError."""
+    from .skills.tasks import FAMILIES, TaskError, is_task_spec, parse_task
+
     known = _known_domains()
     if name in known or name in user:
         return name
+    if is_task_spec(name):
+        try:
+            return parse_task(name).spec
+        except TaskError as e:
+            raise RecipeError(f"{e} (in {where} of --mix)") from None
     extra = f"; user corpora: {', '.join(sorted(user))}" if user else ""
     hint = " (a user corpus is written NAME@PATH=WEIGHT)" if where == "base" else ""
+    if name in FAMILIES:
+        hint = f" (the skill task is written with its knobs: {name}(…), e.g. {name}())"
     raise RecipeError(f"unknown domain {name!r} in {where} of --mix; known: "
-                      f"{', '.join(known)}{extra}{hint}")
+                      f"{', '.join(known)}, skill tasks {', '.join(f + '(…)' for f in FAMILIES)}"
+                      f"{extra}{hint}")
 
 
 def _user_corpus(key: str) -> UserCorpus:
@@ -328,17 +385,20 @@ def _build(base_items: list[tuple[str, float]], corpora: dict[str, UserCorpus],
     if not base_items:
         raise RecipeError("--mix has no base mixture; write e.g. prose=1")
     seen: set[str] = set()
+    canon: list[tuple[str, float]] = []
     for d, w in base_items:
+        d = _check_domain(d, "base", corpora)
         if d in seen:
             raise RecipeError(f"duplicate domain {d!r} in the base mixture of --mix")
         seen.add(d)
-        _check_domain(d, "base", corpora)
         if not w > 0:
             raise RecipeError(f"weight of {d!r} must be > 0, got {w!r}")
+        canon.append((d, w))
+    base_items = canon
     if front is not None:
-        _check_domain(front.domain, "front=", corpora)
+        front = replace(front, domain=_check_domain(front.domain, "front=", corpora))
     if mid is not None:
-        _check_domain(mid.domain, "mid=", corpora)
+        mid = replace(mid, domain=_check_domain(mid.domain, "mid=", corpora))
         if front is not None and mid.start < front.fraction:
             raise RecipeError(f"mid= starts at {mid.start}, inside the front phase (first "
                               f"{front.fraction}); start it at or after {front.fraction}")
@@ -353,9 +413,10 @@ def _build(base_items: list[tuple[str, float]], corpora: dict[str, UserCorpus],
 def _parse_front(text: str) -> Front:
     parts = text.split(":")
     if len(parts) < 2:
-        raise RecipeError(f"front={text!r}: write front=DOMAIN:FRACTION[:reset][:keep=attn]")
+        raise RecipeError(f"front={text!r}: write front=DOMAIN:FRACTION[:reset][:keep=attn]"
+                          "[:emb=mean]")
     domain, frac = parts[0].strip(), _fraction(parts[1], "front fraction", allow_one=False)
-    reset, keep = False, None
+    reset, keep, emb = False, None, None
     for opt in (p.strip() for p in parts[2:]):
         if opt == "reset":
             if reset:
@@ -365,18 +426,29 @@ def _parse_front(text: str) -> Front:
             if keep is not None:
                 raise RecipeError("duplicate 'keep=' in front=")
             keep = opt[5:]
+        elif opt.startswith("emb="):
+            if emb is not None:
+                raise RecipeError("duplicate 'emb=' in front=")
+            emb = opt[4:]
         else:
-            raise RecipeError(f"unknown front= option {opt!r}; use 'reset' and 'keep=attn|mlp|all'")
-    return _front(domain, frac, reset, keep)
+            raise RecipeError(f"unknown front= option {opt!r}; use 'reset', "
+                              "'keep=attn|mlp|all' and 'emb=keep|reinit|mean'")
+    return _front(domain, frac, reset, keep, emb)
 
 
-def _front(domain: str, frac: float, reset: bool, keep: str | None) -> Front:
+def _front(domain: str, frac: float, reset: bool, keep: str | None,
+           emb: str | None = None) -> Front:
     if keep is not None:
         if keep not in KEEP_CHOICES:
             raise RecipeError(f"keep={keep!r}: use one of {', '.join(KEEP_CHOICES)}")
         if not reset:
             raise RecipeError("keep= needs the two-stage protocol: write front=D:F:reset:keep=…")
-    return Front(domain, frac, bool(reset), keep)
+    if emb is not None:
+        if emb not in EMB_CHOICES:
+            raise RecipeError(f"emb={emb!r} in front=: use one of {', '.join(EMB_CHOICES)}")
+        if not reset:
+            raise RecipeError("emb= needs the two-stage protocol: write front=D:F:reset:emb=…")
+    return Front(domain, frac, bool(reset), keep, emb)
 
 
 def _parse_mid(text: str) -> Mid:
@@ -390,13 +462,13 @@ def _parse_mid(text: str) -> Mid:
 def _parse_string(spec: str) -> Recipe:
     if not spec or not spec.strip():
         raise RecipeError("empty --mix; write e.g. prose=1")
-    sections = [s.strip() for s in spec.strip().split(";")]
+    sections = [s.strip() for s in _split_top(spec.strip(), ";")]
     base_txt, opts = sections[0], sections[1:]
     if "=" in base_txt and base_txt.split("=", 1)[0].strip() in ("front", "mid", "meco"):
         raise RecipeError("--mix must start with the base mixture, e.g. 'prose=1;front=dyck:0.01'")
     corpora: dict[str, UserCorpus] = {}
     base: list[tuple[str, float]] = []
-    for item in base_txt.split(","):
+    for item in _split_top(base_txt, ","):
         item = item.strip()
         if not item:
             raise RecipeError(f"empty entry in base mixture {base_txt!r}")
@@ -451,7 +523,19 @@ def _parse_mapping(spec: Mapping) -> Recipe:
         if not isinstance(c, Mapping) or not c.get("path"):
             raise RecipeError(f"user corpus {name!r} needs a non-empty path")
         corpora[name] = _user_corpus(f"{name}@{c['path']}:{c.get('field') or 'text'}")
-    base = [(str(d), _number(str(w), f"weight of {d!r}")) for d, w in base_map.items()]
+    base = []
+    for d, w in base_map.items():
+        if isinstance(w, Mapping):  # a skill task with its knobs: needle = {weight = 1, k = 8}
+            from .skills.tasks import TaskError, task_from_table
+
+            if "weight" not in w:
+                raise RecipeError(f"skill task {d!r} in the recipe table needs a weight, e.g. "
+                                  f"{d} = {{weight = 1, …}}")
+            try:
+                d, w = task_from_table(str(d), dict(w)).spec, w["weight"]
+            except TaskError as e:
+                raise RecipeError(str(e)) from None
+        base.append((str(d), _number(str(w), f"weight of {d!r}")))
     front = mid = None
     if spec.get("front") is not None:
         f = spec["front"]
@@ -460,7 +544,7 @@ def _parse_mapping(spec: Mapping) -> Recipe:
         else:
             front = _front(str(f.get("domain", "")),
                            _fraction(f.get("fraction"), "front fraction", allow_one=False),
-                           bool(f.get("reset", False)), f.get("keep"))
+                           bool(f.get("reset", False)), f.get("keep"), f.get("emb"))
     if spec.get("mid") is not None:
         m = spec["mid"]
         if isinstance(m, str):

@@ -10,6 +10,9 @@ offset ``o`` has inputs ``tokens[o:o+T]``, targets ``tokens[o+1:o+T+1]`` and los
 * ``math``: ``Q: question\\nA: `` (no loss) ``answer`` + EOS (loss); MeCo source ``math/<category>``.
 * procedural streams (``dyck``, ``shuffle_dyck``): every token a target.
 * sequence tasks: ``input SEP`` (no loss) ``output`` + EOS (loss).
+* skill tasks (``needle(k=8)``, ``add(digits=3,pad=steps)`` …, :mod:`scaling.skills.tasks`):
+  ``prompt SEP`` (no loss) ``answer`` + EOS (loss); the train pool holds training items only,
+  the val pool held-out items only (disjoint by construction).
 
 Procedural and math pools hold ``POOL_TOKENS`` (train) / ``VAL_POOL_TOKENS`` tokens of samples
 from fixed generator seeds; the stream picks offsets into them by a hash of (seed, row), so a
@@ -79,13 +82,29 @@ def known_domains() -> tuple[str, ...]:
 
 
 def check_domain(name: str) -> str:
-    if name not in BUILTIN_DOMAINS and name not in _USER:
-        raise DomainError(f"unknown domain {name!r}; known: {', '.join(known_domains())}")
-    return name
+    """The canonical name of a domain (a skill task spelled with every knob)."""
+    if name in BUILTIN_DOMAINS or name in _USER:
+        return name
+    from ..skills.tasks import TaskError, is_task_spec, parse_task
+
+    if is_task_spec(name):
+        try:
+            return parse_task(name).spec
+        except TaskError as e:
+            raise DomainError(str(e)) from None
+    raise DomainError(f"unknown domain {name!r}; known: {', '.join(known_domains())}, or a "
+                      "skill task FAMILY(KNOBS) such as needle(k=8)")
+
+
+def is_task(name: str) -> bool:
+    """Whether ``name`` is a skill task (``FAMILY(…)``)."""
+    return "(" in name
 
 
 def is_procedural(name: str) -> bool:
-    return name in TASKS
+    """Generated domains (procedural streams and tasks, skill tasks): no documents, so no
+    MeCo prefix."""
+    return name in TASKS or is_task(name)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -128,6 +147,19 @@ def _task_units(name: str, seed: str, n_tokens: int, tok):
             pieces = [(inp, False), (tok.sep_id, False), (out, True), (tok.eos_id, True)]
         produced += len(inp) + len(out) + 2  # bytes: an upper bound for any tokenizer
         yield pieces
+
+
+def _skill_units(spec: str, split: str, n_tokens: int, tok):
+    from ..skills.tasks import parse_task
+
+    task = parse_task(spec)
+    rng = random.Random(f"{spec}/{split}")
+    draw = task.train_item if split == "train" else task.val_item
+    produced = 0
+    while produced < n_tokens:
+        prompt, answer = draw(rng)
+        produced += len(prompt) + len(answer) + 2  # bytes: an upper bound for any tokenizer
+        yield [(prompt, False), (tok.sep_id, False), (answer, True), (tok.eos_id, True)]
 
 
 def _math_units(split: str, n_tokens: int, tok, meco: bool):
@@ -178,7 +210,7 @@ def _corpus_arrays(domain: str, tok, meco: bool) -> dict[str, Pool]:
 
 def get_pool(domain: str, split: str = "train", tokenizer=None, meco: bool = False) -> Pool:
     """The token pool of ``domain`` (memoised in-process, cached on disk)."""
-    check_domain(domain)
+    domain = check_domain(domain)
     tok = get_tokenizer(tokenizer or "byte")
     meco = bool(meco) and not is_procedural(domain)
     memo_key = (domain, split, tok.name, meco, _USER.get(domain))
@@ -190,6 +222,7 @@ def get_pool(domain: str, split: str = "train", tokenizer=None, meco: bool = Fal
         cached = load_arrays(key)
         if cached is None:
             units = (_math_units(split, n, tok, meco) if domain == "math"
+                     else _skill_units(domain, split, n, tok) if is_task(domain)
                      else _task_units(domain, split, n, tok))
             pool = _encode_units(units, tok)
             meta = {"domain": domain, "split": split, "tokenizer": tok.name, "meco": meco,
@@ -218,6 +251,7 @@ def provenance(domain: str, tokenizer=None) -> dict:
 def show_samples(domain: str, n: int = 3, tokenizer=None, max_chars: int = 400) -> list[str]:
     """``n`` decoded samples (documents, truncated) of the train pool, spread over the pool."""
     tok = get_tokenizer(tokenizer or "byte")
+    domain = check_domain(domain)
     pool = get_pool(domain, "train", tok)
     idx = np.linspace(0, len(pool.starts) - 1, num=min(n, len(pool.starts))).astype(int)
     out = []

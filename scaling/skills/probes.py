@@ -18,10 +18,14 @@ probe               prompt → answer                              size at diffi
 
 The scratchpad answer lists, from the least significant digit, ``a_i+b_i+carry=s_i`` and ends
 with ``=`` and the sum; its exact match needs every step right.
+
+Probe items are drawn from the held-out side of the split of :mod:`scaling.skills.tasks`
+(:func:`held_out`), so a run that trains on a skill task never meets its probe items in training.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 from collections.abc import Callable
@@ -33,8 +37,21 @@ _OPEN, _CLOSE = "([{<", ")]}>"
 _PRIMES = (7, 31, 97, 211, 997, 7919)
 
 
+#: One item in ``HELD_OUT_BUCKETS`` is held out (12.5%).
+HELD_OUT_BUCKETS = 8
+#: The skill-task family whose item split a probe shares.
+PROBE_FAMILY = {"add_plain": "add", "add_scratchpad": "add"}
+
+
 class ProbeError(ScalingError, ValueError):
     """Unknown probe or bad difficulty."""
+
+
+def held_out(family: str, prompt: str) -> bool:
+    """Whether the item with this prompt is an evaluation item: ``sha256(family | prompt)
+    mod 8 == 0``. Skill-task training items never are (:mod:`scaling.skills.tasks`)."""
+    h = hashlib.sha256(f"{family}|{prompt}".encode()).digest()
+    return int.from_bytes(h[:8], "little") % HELD_OUT_BUCKETS == 0
 
 
 @dataclass(frozen=True)
@@ -137,9 +154,15 @@ class Probe:
             raise ProbeError(f"difficulty must be an integer >= 1, got {difficulty!r}")
         if n < 0:
             raise ProbeError(f"n must be >= 0, got {n}")
-        # seeds are offset from training-data seeds by the probe name: held out by construction
+        # held out by construction: only items of the held-out split (never training items)
         rng = random.Random(f"probe/{self.name}/{difficulty}/{seed}")
-        return [self.make(rng, int(difficulty)) for _ in range(n)]
+        family = PROBE_FAMILY.get(self.name, self.name)
+        out: list[Example] = []
+        while len(out) < n:
+            ex = self.make(rng, int(difficulty))
+            if held_out(family, ex.prompt):
+                out.append(ex)
+        return out
 
 
 PROBES: dict[str, Probe] = {p.name: p for p in (

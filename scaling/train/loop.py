@@ -34,7 +34,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..errors import ScalingError
-from ..store import METRICS, RunWriter, atomic_write_text
+from ..hardware import PrecisionChoice, resolve_precision
+from ..store import RunDir, RunWriter, atomic_write_text
 from . import distributed as dist_
 from .config import RunConfig
 from .evaluate import autocast, masked_ce_sum, probe_accuracies, val_loss
@@ -84,15 +85,6 @@ class TrainResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def resolve_precision(precision: str | None, device: str) -> str:
-    """``auto`` → bf16 autocast (CUDA and CPU: faster on both, loss within 1% of fp32)."""
-    if precision in (None, "", "auto"):
-        return "bf16"
-    if precision not in ("fp32", "bf16"):
-        raise TrainError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
-    return precision
-
-
 def make_optimizer(model: GPT, cfg: RunConfig, device: str) -> torch.optim.AdamW:
     """AdamW; weight decay on the block matrices only (not on norms or the embedding)."""
     o = cfg.optim
@@ -105,19 +97,28 @@ def make_optimizer(model: GPT, cfg: RunConfig, device: str) -> torch.optim.AdamW
     return torch.optim.AdamW(groups, lr=o.lr, betas=(o.beta1, o.beta2), fused=True)
 
 
-def reinit_for_stage(model: GPT, keep: str | None, seed: int) -> None:
+def reinit_for_stage(model: GPT, keep: str | None, seed: int, emb: str | None = None) -> None:
     """Re-initialise what a two-stage run does not keep at the switch.
 
     ``keep=attn``: only attention weights survive (``blocks.*.attn``); ``keep=mlp``: only MLP
     weights; ``keep=all`` or none given: everything survives. Embeddings (and the tied head)
     and LayerNorms are *not* kept under attn/mlp: the procedural stage's token statistics
     are not the main stage's (the procedural-pretraining paper transfers blocks, not embeddings).
+    ``emb`` overrides what happens to the token embedding ``wte``: ``keep`` (survives),
+    ``reinit`` (drawn afresh), ``mean`` (every row set to the mean row, the paper's diagnostic
+    protocol: no token is told apart at the switch, the blocks' computation survives).
     """
-    if keep in (None, "all"):
-        return
-    part = {"attn": ".attn.", "mlp": ".mlp."}[keep]
     gen = torch.Generator(device=model.wte.weight.device).manual_seed(seed + 7919)
-    model.init_weights(gen, select=lambda name: part not in name)
+    if keep not in (None, "all"):
+        part = {"attn": ".attn.", "mlp": ".mlp."}[keep]
+        model.init_weights(gen, select=lambda name: part not in name and
+                           not (emb == "keep" and name == "wte.weight"))
+    with torch.no_grad():
+        w = model.wte.weight
+        if emb == "reinit":
+            w.copy_(torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype) * 0.02)
+        elif emb == "mean":
+            w.copy_(w.mean(dim=0, keepdim=True).expand_as(w))
 
 
 def _val_domains(recipe) -> list[str]:
@@ -137,23 +138,10 @@ def _set_rng_state(s: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state(s["cuda"])
 
 
-def _read_metrics(path: Path) -> list[dict]:
-    p = path / METRICS
-    if not p.exists():
-        return []
-    out = []
-    for line in p.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
 def result_from_metrics(cfg: RunConfig, out: Path, status: str, reason: str = "",
                         tokens_per_step: int | None = None) -> TrainResult:
-    """Rebuild the summary of a run from its ``metrics.jsonl`` (used for DONE runs)."""
-    recs = _read_metrics(out)
+    """Rebuild the summary of a run from its metrics records (used for finished runs)."""
+    recs = RunDir(out).records()
     main = [r for r in recs if "branch" not in r]
     last = max((r["step"] for r in main if r["kind"] == "val_loss"), default=0)
     final: dict[str, dict[str, float]] = {"val_loss": {}, "skill": {}}
@@ -178,7 +166,7 @@ def result_from_metrics(cfg: RunConfig, out: Path, status: str, reason: str = ""
 
 
 def train(config: RunConfig, out: str | Path, device: str | None = None, progress: bool = True,
-          *, precision: str | None = "auto", compile: bool = False,
+          *, precision: str | PrecisionChoice | None = "auto", compile: bool = False,
           keep_checkpoints: int | None = None) -> TrainResult:
     """Train one run into the run directory ``out`` (resuming it if it holds this config).
 
@@ -187,14 +175,17 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
     config : RunConfig
     out : path
         The run directory itself. A directory holding a different config is refused
-        (:class:`scaling.store.ConfigMismatch` names the differing keys); a DONE run returns
-        its summary at once; a FAILED one is retried from its newest good checkpoint.
+        (:class:`scaling.store.ConfigMismatch` names the differing keys); a finished run
+        returns its summary at once; a failed one is retried from its newest good checkpoint.
     device : str, optional
         ``cpu``, ``cuda``, ``cuda:1``; default: CUDA when available. Not part of the config.
     progress : bool
         tqdm bar on stderr (silent when stderr is not a terminal).
-    precision : {"auto", "fp32", "bf16"}
-        bf16 autocast or plain fp32; runtime-only (not in the config hash).
+    precision : {"auto", "fp32", "bf16", "fp16"} or PrecisionChoice
+        ``auto``: the fastest the device supports (:func:`scaling.hardware.resolve_precision`:
+        bf16 autocast only on native bf16 hardware, fp16 with a gradient scaler on CUDA tensor
+        cores without bf16, else fp32). Runtime-only (not in the config hash); the choice
+        and its reason go to ``runtime.json``.
     compile : bool
         ``torch.compile`` the model for the training steps.
     keep_checkpoints : int, optional
@@ -211,17 +202,19 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
                          f"got {keep_checkpoints}")
     dist = dist_.setup(device)
     dev = dist.device
-    precision = resolve_precision(precision, dev)
+    choice = resolve_precision(precision, dev)
+    precision = choice.precision
     writer = RunWriter(out, config.to_dict()) if dist.is_main else None
     if dist_.broadcast_object(writer.status == "done" if writer else None, dist):
         dist_.teardown(dist)
         if not dist.is_main:
             return None
-        return result_from_metrics(config, out, "done", (out / "DONE").read_text().strip())
+        return result_from_metrics(config, out, "done", writer.reason)
     if writer is not None:
         writer.clear_failed()
         atomic_write_text(out / RUNTIME, json.dumps(
-            {"device": dev, "precision": precision, "compile": compile,
+            {"device": dev, "precision": precision, "precision_reason": choice.reason,
+             "compile": compile,
              "world_size": dist.world_size, "torch": torch.__version__,
              "python": platform.python_version()}, indent=2) + "\n")
 
@@ -243,6 +236,7 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
                                             *([switch] if switch else []))))
     model = build_model(config.model, seed=config.seed, device=dev)
     opt = make_optimizer(model, config, dev)
+    scaler = make_scaler(precision, dev)
 
     # ---- resume -----------------------------------------------------------------------
     step, stage, branches_done, train_time, timed_steps = 0, 0, [], 0.0, 0
@@ -254,14 +248,15 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
     ck_step = dist_.broadcast_object(ck[0] if ck else None, dist)
     if ck_step is not None:
         if ck is None:  # other ranks read the file rank 0 chose
-            ck = (ck_step, torch.load(out / "ckpt" / f"step_{ck_step}.pt", map_location="cpu",
-                                      weights_only=True))
+            ck = (ck_step, RunDir(out).load_checkpoint(ck_step))
         state = ck[1]
         model.load_state_dict(state["model"])
         step, stage = state["step"], state["stage"]
         branches_done = list(state["branches_done"])
         train_time, timed_steps = state["train_time"], state["timed_steps"]
         opt.load_state_dict(state["optim"])  # (of the main stage's fresh AdamW after a switch)
+        if scaler is not None and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         _set_rng_state(state["rng"])
         if writer is not None:
             _truncate_metrics(writer, step, branches_done)
@@ -294,25 +289,29 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
             "model": model.state_dict(), "optim": opt.state_dict(), "step": at,
             "stage": stage, "branches_done": list(branches_done), "rng": _rng_state(),
             "train_time": train_time, "timed_steps": timed_steps, "run_id": config.run_id,
+            **({"scaler": scaler.state_dict()} if scaler is not None else {}),
         }, at)
         if keep_checkpoints:
             writer.prune_checkpoints(keep_checkpoints)
 
-    def step_on(m, pm: GPT, o, s: int, lr: float) -> float:
+    def step_on(m, pm: GPT, o, s: int, lr: float, sc=scaler) -> float:
         """One step on ``stream.batch(s)``: ``m`` runs forward, ``pm`` holds the parameters."""
         b = stream.batch(s)
-        return train_step(m, pm, o, b.x, b.y, b.loss_mask, lr, dev=dev,
-                          precision=precision, dist=dist, grad_clip=config.optim.grad_clip)
+        return train_step(m, pm, o, b.x, b.y, b.loss_mask, lr, dev=dev, precision=precision,
+                          dist=dist, grad_clip=config.optim.grad_clip, scaler=sc)
 
     def run_branch(b: Branch) -> list[dict]:
         """Cool down a copy of model + optimizer from the fork; evaluate its end point."""
         bm = copy.deepcopy(model)
         bo = make_optimizer(bm, config, dev)
         bo.load_state_dict(opt.state_dict())
+        bs = make_scaler(precision, dev)
+        if bs is not None:
+            bs.load_state_dict(scaler.state_dict())
         bm_train = DDP(bm, device_ids=[dev] if dev.startswith("cuda") else None) \
             if dist.enabled else bm
         for s in range(b.fork, b.end):
-            loss = step_on(bm_train, bm, bo, s, config.optim.lr * plan.factor(s, b))
+            loss = step_on(bm_train, bm, bo, s, config.optim.lr * plan.factor(s, b), bs)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"non-finite loss {loss} at step {s + 1} of decay "
                                          f"branch {b.fraction}")
@@ -338,7 +337,7 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
     while step < n_steps:
         if switch is not None and step == switch and stage == 0:
             # two-stage front-loading: keep what the recipe says, fresh AdamW and warm-up
-            reinit_for_stage(model, front.keep, config.seed)
+            reinit_for_stage(model, front.keep, config.seed, front.emb)
             opt = make_optimizer(model, config, dev)
             stage = 1
         for b in plan.branches:
@@ -383,22 +382,29 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
         bar.close()
     if writer is not None:
         writer.mark_done(f"finished {n_steps} steps, {n_steps * tps_step} tokens")
-    dist_.barrier(dist)  # every rank leaves together, after DONE is written
+    dist_.barrier(dist)  # every rank leaves together, after the run is marked done
     dist_.teardown(dist)
     if not dist.is_main:
         return None
     return result_from_metrics(config, out, "done", "finished")
 
 
+def make_scaler(precision: str, device: str) -> torch.amp.GradScaler | None:
+    """The dynamic loss scaler that fp16 needs (its gradients underflow without); else None."""
+    return torch.amp.GradScaler(torch.device(device).type) if precision == "fp16" else None
+
+
 def train_step(m, params_model: GPT, opt: torch.optim.Optimizer, x: torch.Tensor,
                y: torch.Tensor, mask: torch.Tensor, lr: float, *, dev: str = "cpu",
                precision: str = "fp32", dist: dist_.Dist | None = None,
-               grad_clip: float = 1.0) -> float:
+               grad_clip: float = 1.0, scaler: torch.amp.GradScaler | None = None) -> float:
     """One AdamW step; returns the global masked-mean loss (nats/token).
 
     ``m`` is what runs forward (possibly compiled / DDP-wrapped), ``params_model`` the plain
     module whose gradients are clipped. Loss = Σ_ranks Σ_t m_t CE_t / Σ_ranks Σ_t m_t: each
     rank's sum is scaled by ``world_size / global count`` because DDP averages gradients.
+    With a ``scaler`` (fp16) the loss is scaled for the backward pass and the gradients
+    unscaled before clipping; a step with overflowing gradients is skipped by the scaler.
     """
     dist = dist or dist_.Dist()
     for g in opt.param_groups:
@@ -408,17 +414,24 @@ def train_step(m, params_model: GPT, opt: torch.optim.Optimizer, x: torch.Tensor
     with autocast(dev, precision):
         logits = m(x)
     loss_sum = masked_ce_sum(logits, y, mask)
-    (loss_sum * (dist.world_size / count)).backward()
+    scaled = loss_sum * (dist.world_size / count)
+    (scaler.scale(scaled) if scaler is not None else scaled).backward()
+    if scaler is not None:
+        scaler.unscale_(opt)
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(params_model.parameters(), grad_clip)
-    opt.step()
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
     opt.zero_grad(set_to_none=True)
     return float(dist_.all_sum(loss_sum.detach().float(), dist) / count)
 
 
 def _truncate_metrics(writer: RunWriter, step: int, branches_done: list[float]) -> None:
     """Drop records after checkpoint ``step``, except the end points of finished branches."""
-    keep = [r for r in _read_metrics(writer.path)
+    keep = [r for r in writer.records()
             if r.get("branch") is not None and r["branch"] in branches_done and r["step"] > step]
     writer.truncate_metrics_after(step)
     writer.log_many(keep)
