@@ -18,6 +18,8 @@ on the exact objective and gradient (:func:`polish`).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.optimize import minimize
 
@@ -73,6 +75,150 @@ def objective(form: str, theta: np.ndarray, X: np.ndarray, logL: np.ndarray,
     return (h if weights is None else h * weights).sum(axis=1)
 
 
+#: Structure of each form for the batched solver: its power terms as (coefficient index,
+#: exponent index, covariate column of :func:`design`), then the index of ``e``. The log-sum-
+#: exp runs over the power terms and ``e`` (last).
+_TERMS = {"chinchilla": (((1, 3, 0), (2, 4, 1)), 0), "power": (((1, 2, 1),), 0)}
+
+
+class _Structure:
+    """Index maps that turn the normal equations into two plain matrix products.
+
+    Every Jacobian column is a softmax weight ``s_k`` times a covariate factor (1 for ``e`` and
+    the log-coefficients, ``−x_c`` for an exponent). So ``(JᵀWJ)_pq = Σ_i W_i s_k s_l φ_p φ_q``
+    is, for each pair of terms ``(k, l)``, a weighted sum of ``1, x_c, x_c·x_d`` over the
+    points: one ``[S·pairs, n] @ [n, cols]`` product gives all of them for all starts, instead
+    of materialising the ``[S, n, P]`` Jacobian and multiplying ``S`` small matrices.
+    """
+
+    def __init__(self, form: str, X: np.ndarray):
+        terms, e_idx = _TERMS[form]
+        self.terms, self.e_idx = terms, e_idx
+        T = len(terms) + 1
+        self.P = 1 + 2 * len(terms)
+        cov = sorted({c for _, _, c in terms})
+        # columns: 1, x_c for each covariate, x_c·x_d for each pair of covariates
+        cols: list[tuple[int, ...]] = [()] + [(c,) for c in cov] + \
+            [(c, d) for i, c in enumerate(cov) for d in cov[i:]]
+        self.C = np.stack([np.prod([X[:, c] for c in key], axis=0) if key
+                           else np.ones(len(X)) for key in cols], axis=1)
+        col_of = {key: j for j, key in enumerate(cols)}
+        # per parameter: (term, covariate or None, sign)
+        par: dict[int, tuple[int, int | None, float]] = {e_idx: (T - 1, None, 1.0)}
+        for k, (ci, ei, c) in enumerate(terms):
+            par[ci] = (k, None, 1.0)
+            par[ei] = (k, c, -1.0)
+        self.pairs = [(k, m) for k in range(T) for m in range(k, T)]
+        pair_of = {p: j for j, p in enumerate(self.pairs)}
+        ncol = len(cols)
+        h_idx, h_sign = np.zeros(self.P * self.P, int), np.zeros(self.P * self.P)
+        for p in range(self.P):
+            for q in range(self.P):
+                (kp, cp, sp), (kq, cq, sq) = par[p], par[q]
+                key = tuple(sorted(c for c in (cp, cq) if c is not None))
+                h_idx[p * self.P + q] = pair_of[(min(kp, kq), max(kp, kq))] * ncol + col_of[key]
+                h_sign[p * self.P + q] = sp * sq
+        self.h_idx, self.h_sign = h_idx, h_sign
+        self.g_idx = np.array([par[p][0] * ncol + col_of[() if par[p][1] is None
+                                                          else (par[p][1],)]
+                               for p in range(self.P)])
+        self.g_sign = np.array([par[p][2] for p in range(self.P)])
+        self.ncol = ncol
+        self.X = X
+        self.B = [np.stack([np.ones(len(X)), -X[:, c]]) for _, _, c in terms]
+
+    def evaluate(self, theta, logL, w, delta):
+        """Residuals ``[S, n]``, softmax weights ``[T, S, n]`` (``e``'s last) and ``f`` ``[S]``.
+
+        The log-sum-exp is taken relative to ``e``: ``r = e + ln(1 + Σ_k q_k) − ln L`` with
+        ``q_k = exp(c_k − e − p_k·x_k)``, and ``s_k = q_k / z``, ``s_e = 1 / z``. That is exact
+        while no ``q_k`` overflows, which the box bounds guarantee for any design with
+        ``|ln N|, |ln D|`` below ~200; a chunk that could overflow takes the max-shifted form.
+        """
+        S, n, T = theta.shape[0], len(logL), len(self.terms) + 1
+        e = theta[:, self.e_idx]
+        top = np.zeros(S)
+        for ci, ei, c in self.terms:
+            xc = self.X[:, c]
+            top = np.maximum(top, theta[:, ci] - e + np.maximum(-theta[:, ei] * xc.min(),
+                                                                 -theta[:, ei] * xc.max()))
+        if not np.all(top < 700.0):
+            return self._evaluate_shifted(theta, logL, w, delta)
+        t = np.empty((T, S, n))
+        for k, (ci, ei, _) in enumerate(self.terms):  # c_k − e − p_k·x_k: [S,2] @ [2,n]
+            np.matmul(np.stack([theta[:, ci] - e, theta[:, ei]], axis=1), self.B[k], out=t[k])
+        q = t[:-1]
+        np.exp(q, out=q)
+        z = q[0] + 1.0
+        for k in range(1, T - 1):
+            z += q[k]
+        r = np.log(z)
+        r += np.subtract.outer(e, logL)
+        np.divide(1.0, z, out=t[-1])
+        q *= t[-1]
+        return r, t, _huber_sum(r, w, delta)
+
+    def _evaluate_shifted(self, theta, logL, w, delta):
+        """:meth:`evaluate` with the log-sum-exp shifted by the largest term (never overflows)."""
+        S, n, T = theta.shape[0], len(logL), len(self.terms) + 1
+        t = np.empty((T, S, n))
+        for k, (ci, ei, _) in enumerate(self.terms):
+            np.matmul(theta[:, [ci, ei]], self.B[k], out=t[k])
+        t[-1] = theta[:, self.e_idx, None]
+        m = t.max(axis=0)
+        t -= m
+        np.exp(t, out=t)
+        z = t.sum(axis=0)
+        r = np.log(z)
+        r += m
+        r -= logL
+        t /= z
+        return r, t, _huber_sum(r, w, delta)
+
+    def normal_equations(self, r, s, w, delta):
+        """Gradient ``Jᵀψ(r)`` ``[S, P]`` and IRLS Gauss–Newton matrix ``JᵀWJ`` ``[S, P, P]``
+        (``ψ(r) = clip(r, ±δ)·w``, ``W = w·min(1, δ/|r|) = w·δ/max(|r|, δ)``); ``w = None``:
+        all ones. ``s`` are the softmax weights ``[T, S, n]`` of :meth:`evaluate`."""
+        T, S, n = s.shape
+        psi = np.clip(r, -delta, delta)
+        irls = np.abs(r)
+        np.maximum(irls, delta, out=irls)
+        np.divide(delta, irls, out=irls)
+        if w is not None:
+            psi *= w
+            irls *= w
+        ncol = self.ncol
+        G = np.empty((T, S, ncol))
+        M = np.empty((len(self.pairs), S, ncol))
+        tmp = np.empty((S, n))
+        for k in range(T):
+            np.multiply(s[k], psi, out=tmp)
+            np.matmul(tmp, self.C, out=G[k])
+        ws = s * irls
+        for j, (k, m) in enumerate(self.pairs):
+            np.multiply(ws[k], s[m], out=tmp)
+            np.matmul(tmp, self.C, out=M[j])
+        g = G.transpose(1, 0, 2).reshape(S, -1)[:, self.g_idx] * self.g_sign
+        H = (M.transpose(1, 0, 2).reshape(S, -1)[:, self.h_idx] * self.h_sign).reshape(
+            S, self.P, self.P)
+        return g, H
+
+
+def _huber_sum(r: np.ndarray, w: np.ndarray | None, delta: float) -> np.ndarray:
+    """``Σ_i w_i·huber_δ(r_i)`` per row, as ``c·(|r| − c/2)`` with ``c = min(|r|, δ)`` (the
+    same values as :func:`huber`, fewer temporaries); ``w = None``: all ones."""
+    a = np.abs(r)
+    c = np.minimum(a, delta)
+    a -= 0.5 * c
+    a *= c
+    if w is None:
+        return a.sum(axis=1)
+    if w.shape[0] == 1:
+        return a @ w[0]
+    a *= w
+    return a.sum(axis=1)
+
+
 def batch_lm(form: str, theta0: np.ndarray, X: np.ndarray, logL: np.ndarray,
              bounds: np.ndarray, weights: np.ndarray | None = None,
              delta: float = HUBER_DELTA, max_iter: int = 300, tol: float = 1e-13):
@@ -93,53 +239,83 @@ def batch_lm(form: str, theta0: np.ndarray, X: np.ndarray, logL: np.ndarray,
     Returns
     -------
     theta : ``[S, P]``, f : ``[S]``, converged : ``[S]`` bool
+
+    Only the rows still running are carried from one step to the next (a finished start's
+    state is written out and dropped), and the normal equations come from
+    :class:`_Structure`'s matrix products.
     """
+    # a non-string ``form`` is a ready structure with the same two methods (the joint
+    # multi-recipe law of :mod:`scaling.fit.joint`)
+    st = _Structure(form, X) if isinstance(form, str) else form
     theta = np.clip(np.array(theta0, float), bounds[:, 0], bounds[:, 1])
     S, P = theta.shape
-    w = np.ones((1, len(logL))) if weights is None else np.atleast_2d(weights).astype(float)
-    lam = np.full(S, 1e-2)
-    r, J = residuals_jacobian(form, theta, X, logL)
-    f = (huber(r, delta) * w).sum(axis=1)
-    active = np.ones(S, bool)
+    w = None if weights is None else np.atleast_2d(weights).astype(float)
+    per_row = w is not None and w.shape[0] > 1
+    f_out = np.empty(S)
     converged = np.zeros(S, bool)
+    idx = np.arange(S)  # the rows still running; th, r, s, f, lam, w are aligned with it
+    th = theta.copy()
+    r, s, f = st.evaluate(th, logL, w, delta)
+    lam = np.full(S, 1e-2)
     eye = np.eye(P)
     for _ in range(max_iter):
-        idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        ra, Ja = r[idx], J[idx]
-        wa = w if w.shape[0] == 1 else w[idx]
-        absr = np.abs(ra)
-        psi = np.clip(ra, -delta, delta) * wa
-        irls = wa * np.where(absr <= delta, 1.0, delta / np.maximum(absr, 1e-300))
-        Jt = Ja.transpose(0, 2, 1)
-        g = np.matmul(Jt, psi[..., None])[..., 0]
-        H = np.matmul(Jt * irls[:, None, :], Ja)
+        g, H = st.normal_equations(r, s, w, delta)
         dH = np.einsum("spp->sp", H)
-        A = H + (lam[idx, None, None] * (dH[:, :, None] + 1e-12) + 1e-15) * eye
+        A = H + (lam[:, None, None] * (dH[:, :, None] + 1e-12) + 1e-15) * eye
         try:
             step = -np.linalg.solve(A, g[..., None])[..., 0]
         except np.linalg.LinAlgError:
             step = -g / (np.einsum("spp->sp", A) + 1e-12)
         step = np.where(np.isfinite(step), step, 0.0)
-        cand = np.clip(theta[idx] + step, bounds[:, 0], bounds[:, 1])
-        rc, Jc = residuals_jacobian(form, cand, X, logL)
-        fc = (huber(rc, delta) * wa).sum(axis=1)
-        better = fc < f[idx]
-        improvement = np.where(better, f[idx] - fc, 0.0)
-        acc = idx[better]
-        theta[acc], r[acc], J[acc], f[acc] = cand[better], rc[better], Jc[better], fc[better]
-        lam[idx] = np.where(better, np.maximum(lam[idx] * 0.3, 1e-9), lam[idx] * 10.0)
-        done = (better & (improvement <= tol * (fc + 1e-12))) | (lam[idx] > 1e12)
-        converged[idx[done]] = True
-        active[idx[done]] = False
-    return theta, f, converged
+        cand = np.clip(th + step, bounds[:, 0], bounds[:, 1])
+        rc, sc, fc = st.evaluate(cand, logL, w, delta)
+        better = fc < f
+        improvement = np.where(better, f - fc, 0.0)
+        if better.all():
+            th, r, s, f = cand, rc, sc, fc
+        else:
+            np.copyto(th, cand, where=better[:, None])
+            np.copyto(r, rc, where=better[:, None])
+            np.copyto(s, sc, where=better[None, :, None])
+            np.copyto(f, fc, where=better)
+        lam = np.where(better, np.maximum(lam * 0.3, 1e-9), lam * 10.0)
+        done = (better & (improvement <= tol * (fc + 1e-12))) | (lam > 1e12)
+        if done.any():
+            fin = idx[done]
+            theta[fin], f_out[fin], converged[fin] = th[done], f[done], True
+            keep = ~done
+            idx, th, r, s, f, lam = idx[keep], th[keep], r[keep], s[:, keep], f[keep], lam[keep]
+            if per_row:
+                w = w[keep]
+    theta[idx], f_out[idx] = th, f
+    return theta, f_out, converged
 
 
-#: Rows × points per batch: bounds the memory of one batch (the Jacobian is S·n·P doubles).
-MAX_BATCH_ELEMENTS = 1_000_000
+#: Rows × points per batch. Small batches keep the working arrays in cache; large ones were
+#: slower per element (fresh multi-MB temporaries are page-faulted in on every operation).
+MAX_BATCH_ELEMENTS = 32_768
 
 
+def one_blas_thread(fn):
+    """Run ``fn`` with one BLAS thread: the solver's matrix products are small, and OpenBLAS
+    worker threads spinning on shared cores cost more than they give (a 240-point fit took
+    8 s of CPU with the default threads, 3 s with one, on a 2-core machine)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # optional speed-up only
+            return fn(*args, **kwargs)
+        with threadpool_limits(1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@one_blas_thread
 def batch_lm_chunked(form, theta0, X, logL, bounds, weights=None, **kw):
     """:func:`batch_lm` in chunks of rows, so that many points × many starts fit in memory."""
     n = len(logL)
