@@ -248,11 +248,11 @@ def grid_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a size × recipe × seed grid; rerunning skips finished runs and resumes partial ones."""
-    from .validate import check_grid_args, check_text_file
+    from .validate import check_grid_args, check_run_dir, check_text_file
 
     check_text_file(spec, "grid spec", "TOML")
-    if out is not None and out.exists() and not out.is_dir():
-        fail(f"--out {out} is a file; give a grid directory")
+    if out is not None:
+        check_run_dir(out)
     from .grid import GridSpec, dry_run_plan, run_grid
 
     gs = GridSpec.load(spec)
@@ -346,7 +346,7 @@ def fit_law_cmd(
     from .validate import check_fit_args
 
     check_fit_args(source, predict, out, form=form, points=points, bootstrap=bootstrap,
-                   min_tokens=min_tokens)
+                   min_tokens=min_tokens, drop_bad_rows=drop_bad_rows)
     from .fit.api import fit_law_path, law_predict_table
     from .units import parse_count
 
@@ -373,7 +373,7 @@ def fit_grok_cmd(
     """Fit a sigmoid in log-tokens per curve; grokked / not_yet / never by BIC."""
     from .validate import check_fit_args
 
-    check_fit_args(source, predict, out)
+    check_fit_args(source, predict, out, grok=True, drop_bad_rows=drop_bad_rows)
     from .fit.api import grok_predict_table
     from .fit.data import load_grok_table
     from .fit.grok import fit_grok

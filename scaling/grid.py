@@ -16,6 +16,7 @@ A spec (``runs/grids/*.toml``)::
     # tokens = ["250k", "500k", "1M"]     # this recipe's own budgets (one run each)
     # train = { branches = [] }            # and options overriding [train]
     [train]                                # options of every run (RunConfig.from_args overrides)
+    precision = "auto"                     # runtime-only, grid-wide: auto, fp32, bf16, fp16
     schedule = "wsd"
     branches = [0.25, 0.5]
     batch_size = 16
@@ -24,7 +25,7 @@ A spec (``runs/grids/*.toml``)::
     slurm_partition = "gpu"
 
 Every run lives in ``<out>/<run_id>`` (run_id = hash of its resolved config), so rerunning a grid
-skips DONE runs, resumes incomplete ones from their last checkpoint, and never mixes two configs.
+skips finished runs, resumes incomplete ones from their last checkpoint, and never mixes two configs.
 A per-run :class:`~scaling.lock.RunLock` keeps two grid processes (or a requeued cluster job) from
 training the same run at once.
 """
@@ -45,9 +46,11 @@ from typing import Any
 import pandas as pd
 
 from .errors import ScalingError
+from .hardware import PRECISIONS, resolve_precision, threads_per_job
 from .lock import RunLock, RunLocked
-from .store import DONE, FAILED
+from .store import ConfigMismatch, RunDir, StoreError
 from .units import format_count
+from .workers import die_with_parent
 
 TOP_KEYS = {"name", "description", "sizes", "tokens", "seeds", "recipes", "train", "cluster"}
 RECIPE_KEYS = {"mix", "seeds", "tokens", "train"}
@@ -110,6 +113,8 @@ class GridSpec:
     """submitit executor parameters."""
     description: str = ""
     """Free text."""
+    precision: str = "auto"
+    """Runtime-only (not in the run ids): ``[train] precision``; ``--precision`` overrides."""
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> GridSpec:
@@ -137,6 +142,9 @@ class GridSpec:
             raise GridError(f"'sizes' in {source} must be a non-empty list, e.g. [\"100k\", \"1M\"]")
         sizes = tuple(map(str, sizes))
         default_seeds = raw.get("seeds", [0])
+        if not isinstance(raw["recipes"], list) or not raw["recipes"]:
+            raise GridError(f"'recipes' in {source} must be a non-empty list, e.g. "
+                            "[\"prose=1\", \"prose=1;front=dyck:0.01\"]")
         recipes = []
         for i, entry in enumerate(raw["recipes"]):
             if isinstance(entry, str):
@@ -153,14 +161,22 @@ class GridSpec:
             if not seeds or not all(isinstance(s, int) for s in seeds):
                 raise GridError(f"seeds of recipe {mix!r} in {source} must be a list of ints")
             tokens = entry.get("tokens")
+            if "precision" in entry.get("train", {}):
+                raise GridError(f"recipe {mix!r} in {source} sets 'precision'; it is a "
+                                "grid-wide runtime option: set it in [train]")
             recipes.append(RecipeEntry(
                 mix=mix, seeds=tuple(seeds),
                 tokens=None if tokens is None else _budget(tokens, sizes, f"recipe {mix!r}"),
                 train=dict(entry.get("train", {}))))
+        train = dict(raw.get("train", {}))
+        precision = str(train.pop("precision", "auto"))
+        if precision not in ("auto", *PRECISIONS):
+            raise GridError(f"'precision' in [train] of {source} is {precision!r}; use auto, "
+                            f"{', '.join(PRECISIONS)}")
         return cls(name=str(raw.get("name", default_name)), sizes=sizes,
                    recipes=tuple(recipes), tokens=_budget(raw["tokens"], sizes, source),
-                   train=dict(raw.get("train", {})), cluster=dict(raw.get("cluster", {})),
-                   description=str(raw.get("description", "")))
+                   train=train, cluster=dict(raw.get("cluster", {})),
+                   description=str(raw.get("description", "")), precision=precision)
 
     def budgets(self, entry: RecipeEntry, size: str) -> tuple[str, ...]:
         b = self.tokens if entry.tokens is None else entry.tokens
@@ -198,26 +214,24 @@ class GridSpec:
 
 
 def run_status(run_dir: Path) -> str:
-    if (run_dir / DONE).exists():
-        return "done"
-    if (run_dir / FAILED).exists():
-        return "failed"
-    return "incomplete" if run_dir.exists() else "pending"
+    """``done``, ``failed``, ``incomplete`` or ``pending`` (not started)."""
+    return RunDir(run_dir).status
 
 
-def measure_throughput(configs: Sequence, device: str = "cpu", steps: int = 3) -> dict[int, float]:
+def measure_throughput(configs: Sequence, device: str = "cpu", steps: int = 3,
+                       precision: str = "auto") -> dict[int, float]:
     """Training tokens/s of each distinct model shape, timed on ``device`` with random tokens.
 
     Used by the dry run to turn FLOPs into wall time on *this* machine: each shape runs the
-    trainer's own step (:func:`scaling.train.loop.train_step`, default precision, fused
-    AdamW) on a fixed batch, timed over ``steps`` steps after one warm-up step.
+    trainer's own step (:func:`scaling.train.loop.train_step`, in the precision the runs will
+    use, fused AdamW) on a fixed batch, timed over ``steps`` steps after one warm-up step.
     """
     import torch
 
     from .train import build_model
-    from .train.loop import make_optimizer, resolve_precision, train_step
+    from .train.loop import make_optimizer, make_scaler, train_step
 
-    precision = resolve_precision("auto", device)
+    precision = resolve_precision(precision, device).precision
     rates: dict[int, float] = {}
     for cfg in configs:
         key = hash((cfg.model, cfg.data.batch_size, cfg.data.seq_len))
@@ -230,7 +244,8 @@ def measure_throughput(configs: Sequence, device: str = "cpu", steps: int = 3) -
                           generator=gen)
         mask = torch.ones_like(x, dtype=torch.bool)
         step = functools.partial(train_step, model, model, opt, x, x, mask, cfg.optim.lr,
-                                 dev=device, precision=precision)
+                                 dev=device, precision=precision,
+                                 scaler=make_scaler(precision, device))
         step()
         t0 = time.perf_counter()
         for _ in range(steps):
@@ -252,12 +267,16 @@ def busy_note(device: str) -> str | None:
 
 
 def plan(spec: GridSpec, out: str | os.PathLike | None = None, device: str = "cpu",
-         timing: bool = True) -> pd.DataFrame:
-    """One row per run: id, size, shape, recipe, seed, tokens, FLOPs, estimated seconds, status."""
+         timing: bool = True, precision: Any = None) -> pd.DataFrame:
+    """One row per run: id, size, shape, recipe, seed, tokens, FLOPs, estimated seconds, status.
+
+    The timing runs in ``precision`` (default: the spec's), resolved as the runs will be.
+    """
     from .train import flops_per_token
 
     configs = spec.configs()
-    rates = measure_throughput(configs, device) if timing else {}
+    rates = (measure_throughput(configs, device, precision=precision or spec.precision)
+             if timing else {})
     rows = []
     for cfg in configs:
         flops = flops_per_token(cfg.model, cfg.data.seq_len) * cfg.data.tokens
@@ -274,12 +293,64 @@ def plan(spec: GridSpec, out: str | os.PathLike | None = None, device: str = "cp
     return pd.DataFrame(rows)
 
 
+@dataclass
+class DryRun:
+    """The plan of a grid on this machine: what ``scaling grid --dry-run`` prints."""
+
+    grid: str
+    table: pd.DataFrame
+    """One row per run (:func:`plan`)."""
+    device: str
+    precision: Any
+    """The :class:`~scaling.hardware.PrecisionChoice` the runs will use (and were timed in)."""
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        t = self.table
+        todo = t[t["status"] != "done"]
+        out = {"grid": self.grid, "runs": len(t), "flops": float(t["flops"].sum()),
+               "est_seconds": float(t["est_seconds"].sum()), "device": self.device,
+               "precision": self.precision.precision,
+               "precision_reason": self.precision.reason,
+               "to_run": len(todo), "to_run_seconds": float(todo["est_seconds"].sum())}
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return {**out, "plan": t.to_dict("records")}
+
+    def report(self) -> str:
+        s, t = self.summary(), self.table
+        shown = t.assign(tokens=t["tokens"].map(format_count),
+                         flops=t["flops"].map(lambda f: f"{f:.2e}"),
+                         est=t["est_seconds"].map(lambda x: f"{x:.0f}s"))
+        lines = [shown[["run_id", "size", "shape", "recipe", "seed", "tokens", "flops", "est",
+                        "status"]].to_string(index=False), "",
+                 f"{s['runs']} runs, {s['flops']:.2e} FLOPs, about {s['est_seconds'] / 60:.1f} "
+                 f"min of training on {self.device} in one process, precision {self.precision} "
+                 "(timed training steps; evaluation adds to it)"]
+        if s["to_run"] < s["runs"]:
+            lines.append(f"{s['to_run']} of them still to run: about "
+                         f"{s['to_run_seconds'] / 60:.1f} min")
+        return "\n".join(lines)
+
+
+def dry_run_plan(spec: GridSpec, out: str | os.PathLike | None = None,
+                 device: str | None = None, precision: str | None = None) -> DryRun:
+    """Plan ``spec`` on this machine, its steps timed in the precision the runs will use."""
+    from .train.distributed import resolve_device
+
+    dev = resolve_device(device)
+    busy = busy_note(dev)  # read before the timing below loads the CPU itself
+    choice = resolve_precision(precision or spec.precision, dev)
+    table = plan(spec, out, device=dev, precision=choice)
+    return DryRun(spec.name, table, dev, choice, [busy] if busy else [])
+
+
 # --------------------------------------------------------------------------- execution
 
 
 def run_one(config: dict, run_dir: str, device: str | None = None,
             progress: bool = False, threads: int | None = None,
-            keep_checkpoints: int | None = None) -> dict:
+            keep_checkpoints: int | None = None, precision: Any = "auto") -> dict:
     """Train one run under its lock; the unit of work of every executor (picklable)."""
     if threads:
         import torch
@@ -289,19 +360,21 @@ def run_one(config: dict, run_dir: str, device: str | None = None,
 
     cfg = RunConfig.from_dict(config)
     run_dir_p = Path(run_dir)
-    if (run_dir_p / DONE).exists():
+    rd = RunDir(run_dir_p)
+    if rd.status == "done":
         return {"run_id": cfg.run_id, "status": "done", "reason": "already done", "skipped": True}
     try:
         with RunLock(run_dir_p):
             res = train(cfg, run_dir_p, device=device, progress=progress,
-                        keep_checkpoints=keep_checkpoints)
+                        keep_checkpoints=keep_checkpoints, precision=precision)
     except RunLocked as e:
         return {"run_id": cfg.run_id, "status": "locked", "reason": str(e), "skipped": True}
+    except ConfigMismatch as e:  # another run's directory: reported, never marked
+        return {"run_id": cfg.run_id, "status": "failed", "reason": str(e), "skipped": True}
     except Exception as e:  # a crash of one run must not stop the grid
         reason = f"{type(e).__name__}: {e}"
-        if run_dir_p.exists() and not (run_dir_p / DONE).exists():
-            from .store import atomic_write_text
-            atomic_write_text(run_dir_p / FAILED, f"crashed: {reason}\n")
+        if rd.status == "incomplete":
+            rd.mark_failed(f"crashed: {reason}")
         return {"run_id": cfg.run_id, "status": "failed", "reason": reason, "skipped": False}
     return {"run_id": cfg.run_id, "status": res.status, "reason": getattr(res, "reason", ""),
             "skipped": False}
@@ -321,12 +394,25 @@ class GridResult:
         return {"out": str(self.out), "seconds": round(self.seconds, 2), "counts": self.counts,
                 "runs": self.results}
 
+    def unfinished(self) -> str | None:
+        """Why the grid is not complete (failed or locked runs), or None when every run is
+        done: the CLI exits non-zero with it."""
+        c = self.counts
+        parts = []
+        if c.get("failed"):
+            parts.append(f"{c['failed']} run(s) failed (see their reasons; --retry-failed "
+                         "tries them again)")
+        if c.get("locked"):
+            parts.append(f"{c['locked']} run(s) locked by another live process (rerun when "
+                         "it ends)")
+        return f"grid {self.out} is incomplete: " + "; ".join(parts) if parts else None
+
 
 def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jobs: int = 1,
              device: str | None = None, retry_failed: bool = False, progress: bool = True,
              on_result: Callable[[dict], None] | None = None,
-             keep_checkpoints: int | None = None) -> GridResult:
-    """Run every run of ``spec`` that is not DONE into ``out/<run_id>``.
+             keep_checkpoints: int | None = None, precision: str | None = None) -> GridResult:
+    """Run every run of ``spec`` that is not finished into ``out/<run_id>``.
 
     Parameters
     ----------
@@ -335,10 +421,15 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
         ``submitit`` submits a job array (SLURM when available, submitit's local executor
         otherwise) with the spec's ``[cluster]`` parameters and waits for it.
     retry_failed : bool
-        Clear FAILED markers and try those runs again (by default they are reported and left).
+        Forget failed runs' markers and try them again (by default they are reported and
+        left). A run directory holding another run's config is reported as failed and left
+        untouched.
     keep_checkpoints : int, optional
         Keep only each run's newest K checkpoints (default: all; see
         :func:`scaling.train.train`).
+    precision : str, optional
+        ``auto``, ``fp32``, ``bf16``, ``fp16``; default: the spec's ``[train] precision``.
+        Local runs share one resolution (made here); cluster jobs resolve it on their node.
     """
     if executor not in EXECUTORS:
         raise GridError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
@@ -354,6 +445,9 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
         raise GridError(f"--keep-checkpoints must be ≥ 1 (the newest is needed to resume), "
                         f"got {keep_checkpoints}")
     configs = spec.configs()  # every recipe and option validated before anything runs
+    precision = precision or spec.precision
+    if precision not in ("auto", *PRECISIONS):
+        raise GridError(f"unknown precision {precision!r}; use auto, {', '.join(PRECISIONS)}")
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -363,15 +457,22 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
     results: list[dict] = []
     todo = []
     for cfg in configs:
-        run_dir = out / cfg.run_id
-        status = run_status(run_dir)
+        rd = RunDir(out / cfg.run_id)
+        try:
+            mismatch = rd.config_mismatch({**cfg.to_dict(), "run_id": cfg.run_id})
+        except StoreError as e:  # an unparsable config.json
+            mismatch = e
+        if mismatch:  # e.g. a config.json copied from another run: never counted done
+            results.append({"run_id": cfg.run_id, "status": "failed", "skipped": True,
+                            "reason": str(mismatch)})
+            continue
+        status = rd.status
         if status == "failed" and retry_failed:
-            (run_dir / FAILED).unlink(missing_ok=True)
+            rd.clear_failed()
             status = "incomplete"
         if status in ("done", "failed"):
             results.append({"run_id": cfg.run_id, "status": status, "skipped": True,
-                            "reason": (run_dir / (DONE if status == "done" else FAILED))
-                            .read_text().strip()})
+                            "reason": rd.reason})
         else:
             todo.append(cfg)
 
@@ -387,20 +488,29 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
         if on_result:
             on_result(r)
 
-    if executor == "submitit":
-        _run_submitit(spec, todo, out, device, record, keep_checkpoints)
-    elif jobs == 1:
-        for cfg in todo:
-            bar.set_description_str(f"grid {spec.name}: {cfg.recipe} {format_count(cfg.n_params)}")
-            record(run_one(cfg.to_dict(), str(out / cfg.run_id), device, progress=progress,
-                           keep_checkpoints=keep_checkpoints))
-    else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futs = [pool.submit(run_one, cfg.to_dict(), str(out / cfg.run_id), device, False,
-                                threads, keep_checkpoints) for cfg in todo]
-            for f in as_completed(futs):
-                record(f.result())
+    if executor == "submitit":  # each job resolves the precision on its own node
+        _run_submitit(spec, todo, out, device, record, keep_checkpoints, precision)
+    elif todo:
+        # one resolution for all local runs: the calibration is timed once, on idle cores
+        from .train.distributed import resolve_device
+
+        choice = resolve_precision(precision, resolve_device(device))
+        if jobs == 1:
+            for cfg in todo:
+                bar.set_description_str(f"grid {spec.name}: {cfg.recipe} "
+                                        f"{format_count(cfg.n_params)}")
+                record(run_one(cfg.to_dict(), str(out / cfg.run_id), device, progress=progress,
+                               keep_checkpoints=keep_checkpoints, precision=choice))
+        else:
+            threads = threads_per_job(jobs)  # each worker its share of the cores, never all
+            # workers end with this process, even under kill -9 (scaling.workers)
+            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
+                                     initializer=die_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
+                futs = [pool.submit(run_one, cfg.to_dict(), str(out / cfg.run_id), device,
+                                    False, threads, keep_checkpoints, choice) for cfg in todo]
+                for f in as_completed(futs):
+                    record(f.result())
     bar.close()
     return GridResult(out=out, results=results, seconds=time.perf_counter() - t0)
 
@@ -413,7 +523,8 @@ def _count(results: list[dict]) -> dict[str, int]:
 
 
 def _run_submitit(spec: GridSpec, todo: list, out: Path, device: str | None,
-                  record: Callable[[dict], None], keep_checkpoints: int | None = None) -> None:
+                  record: Callable[[dict], None], keep_checkpoints: int | None = None,
+                  precision: str = "auto") -> None:
     import submitit
 
     if not todo:
@@ -427,7 +538,7 @@ def _run_submitit(spec: GridSpec, todo: list, out: Path, device: str | None,
     jobs = ex.map_array(run_one, [c.to_dict() for c in todo],
                         [str(out / c.run_id) for c in todo], [device] * len(todo),
                         [False] * len(todo), [None] * len(todo),
-                        [keep_checkpoints] * len(todo))
+                        [keep_checkpoints] * len(todo), [precision] * len(todo))
     for job, cfg in zip(jobs, todo, strict=True):
         try:
             record(job.result())

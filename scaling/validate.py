@@ -202,6 +202,20 @@ def check_fits(shape: Shape, vocab_size: int, batch_size: int, seq_len: int, dev
 # --------------------------------------------------------------------------- commands
 
 
+def check_run_dir(out: Path, option: str = "--out") -> None:
+    """A run (or grid) directory to create or resume: not a file, nor below one."""
+    if out.exists():
+        if not out.is_dir():
+            raise ConfigError(f"{option} {out} is a file; give a directory (new, or one to "
+                              "resume)")
+        return
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot create run directory {out} ({option}): {parent} is a file")
+
+
 def check_train_args(size: str, mix: str, tokens: str, *, batch_size: int = 32,
                      seq_len: int = 128, layers: int | None = None, lr: float | None = None,
                      warmup_steps: int | None = None, schedule: str = "cosine",
@@ -232,9 +246,8 @@ def check_train_args(size: str, mix: str, tokens: str, *, batch_size: int = 32,
     budget = parse_tokens(tokens, non_embedding_params(shape.n_layer, shape.d_model))
     check_budget(budget, batch_size, seq_len)
     at_least(keep_checkpoints, "--keep-checkpoints", 1, " (the newest is needed to resume)")
-    if out is not None and out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; give a run directory (new, or a run to "
-                          "resume)")
+    if out is not None:
+        check_run_dir(out)
     dev, memory = check_device(device)
     check_fits(shape, get_tokenizer("byte").vocab_size, batch_size, seq_len, dev, memory,
                precision, what=f"--size {size}")
@@ -311,10 +324,28 @@ FIT_FORMS = ("chinchilla", "power")
 FIT_POINTS = ("final", "all")
 
 
+def check_csv_rows(path: Path, columns: list[str], drop: bool = False,
+                   bounds: dict | None = None, positive: tuple[str, ...] = ()) -> None:
+    """A CSV's columns and rows (:func:`scaling.tables.check_rows`) checked with pandas alone,
+    before the fitting layer (scipy) is imported; the fit reads the file again the same way."""
+    from .tables import check_rows, read_csv, require_numeric, resolve
+
+    source = str(path)
+    df = resolve(read_csv(path), columns, source=source)
+    numeric = [c for c in columns if c != "curve"]
+    df = require_numeric(df, numeric, positive=positive, source=source)
+    check_rows(df, numeric, source, drop=drop, bounds=bounds)
+
+
 def check_fit_args(source: Path, predict: Path | None = None, out: Path | None = None, *,
                    form: str | None = None, points: str | None = None,
-                   bootstrap: int | None = None, min_tokens: str | None = None) -> None:
-    """``scaling fit …`` arguments: the input, ``--predict``/``--out`` and the law options."""
+                   bootstrap: int | None = None, min_tokens: str | None = None,
+                   grok: bool = False, drop_bad_rows: bool = False) -> None:
+    """``scaling fit …`` arguments: the input, ``--predict``/``--out`` and the law options.
+
+    A CSV given to ``fit law`` (``form`` set) or ``fit grok`` (``grok``) has its rows checked
+    too (:func:`check_csv_rows`).
+    """
     check_table_source(source)
     if form is not None and form not in FIT_FORMS:
         raise ConfigError(f"unknown --form {form!r}; use {' or '.join(FIT_FORMS)}")
@@ -329,6 +360,14 @@ def check_fit_args(source: Path, predict: Path | None = None, out: Path | None =
         check_output_file(out)
         if out.resolve() in (predict.resolve(), source.resolve()):
             raise ConfigError(f"--out {out} would overwrite an input; give another file name")
+    if source.is_dir():
+        return
+    if grok:
+        check_csv_rows(source, ["curve", "tokens", "value"], drop_bad_rows,
+                       bounds={"value": (0.0, 1.0, "an accuracy")})
+    elif form is not None:
+        law = (["params"] if form == "chinchilla" else []) + ["tokens", "loss"]
+        check_csv_rows(source, law, drop_bad_rows, positive=tuple(law))  # as fit.data does
 
 
 def check_grid_args(spec, *, device: str | None = None, jobs: int = 1,
