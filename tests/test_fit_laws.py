@@ -259,3 +259,38 @@ def test_dof_stretch_of_E_is_on_its_natural_scale():
     low = _stretch("chinchilla", np.array([np.log(1.0), *theta[1:]]),
                    np.array([[np.log(0.1), *theta[1:]]]), 3.0, bounds)
     assert low[0, 0] == pytest.approx(-10.0)
+
+
+def test_parameter_at_its_bound_is_flagged_and_never_given_a_zero_width_interval():
+    import dataclasses
+
+    # loss flat in D: beta runs to its upper bound (3); the delta-method interval about it
+    # is a point, which must read as "no interval", never [3, 3]
+    N = np.repeat(np.geomspace(1e6, 1e9, 6), 4)
+    D = np.tile(np.geomspace(1e8, 1e11, 4), 6)
+    L = (2.0 + 100 * N ** -0.3) * (1 + 1e-3 * np.random.default_rng(0).standard_normal(N.size))
+    res = fit_law(N, D, L)
+    assert res.at_bound == {"beta": "upper"}
+    assert res.ci_kind["beta"] == "unbounded"
+    assert res.value_text("beta") == "3 (at upper bound)"
+    assert res.interval_text("beta") == "no interval (at its upper bound)"
+    s = res.summary()
+    assert s["at_bound"] == {"beta": "upper"} and s["ci_kind"]["beta"] == "unbounded"
+    assert set(s) >= {"form", "params", "ci", "n_points", "objective"}  # contract keys kept
+    assert "no interval (at its upper bound)" in res.report()
+    # a resampled interval that reaches below the bound is one-sided: "≥ lo"
+    p = res.params.copy()
+    p.loc[p["name"] == "beta", ["ci_low", "ci_high"]] = [1.9, 3.0]
+    one = dataclasses.replace(res, params=p)
+    assert one.ci_kind["beta"] == "lower-only" and one.interval_text("beta").startswith("≥ 1.9")
+    # E at its lower bound (e = -10): only an upper limit is said
+    th = res.theta.copy()
+    th[0] = -10.0
+    p.loc[p["name"] == "E", ["value", "ci_low", "ci_high"]] = [np.exp(-10), np.exp(-10), 0.4]
+    low = dataclasses.replace(res, theta=th, params=p)
+    assert low.at_bound["E"] == "lower" and low.ci_kind["E"] == "upper-only"
+    assert low.interval_text("E") == "≤ 0.4 (one-sided)"
+    # a well-determined fit: nothing flagged, every interval two-sided
+    good = fit_law(*synthetic(0), bootstrap=20, seed=0)
+    assert good.at_bound == {} and set(good.ci_kind.values()) == {"two-sided"}
+    assert good.summary()["at_bound"] == {}

@@ -183,3 +183,31 @@ def test_mixture_weights_interpolate_through_the_mixture_law():
     assert res.savings_ratio == pytest.approx(np.exp(-0.6 * 0.42), rel=0.03)
     assert res.interval[0] <= res.savings_ratio <= res.interval[1]
     assert not res.extrapolated
+
+
+@pytest.mark.parametrize("lo, hi, words", [
+    (0.5, 0.9, "saves data"), (1.1, 1.5, "costs data"), (0.27, 1.53, "no resolved difference"),
+    (0.9, 1.0, "no resolved difference"), (1.0, 1.2, "no resolved difference"),
+    (1.2, np.inf, "costs data"), (0.8, np.inf, "no resolved difference"),
+    (np.nan, np.nan, "no interval")])
+def test_verdict_follows_the_interval_not_the_point(lo, hi, words):
+    from scaling.predict.result import verdict
+
+    assert verdict(lo, hi) == words
+
+
+def test_a_point_below_one_with_an_interval_across_one_is_not_said_to_save_data():
+    # the demo's case: s < 1 but the interval reaches above 1 (truth s = 0.967)
+    near = dict(BASELINE_LAW, B=BASELINE_LAW["B"] * 0.99)
+    g = load_grid(simulate_grid({BASE: BASELINE_LAW, REC: near}, seeds=2, noise=0.01, seed=3))
+    res = predict_savings(g, REC, size=100e3, bootstrap=30)
+    lo, hi = res.interval
+    assert res.savings_ratio < 1 and lo < 1 < hi
+    assert res.verdict == "no resolved difference" == res.summary()["verdict"]
+    assert "no resolved difference" in res.sentence() and "saves data" not in res.report()
+    # bootstrap 0: no interval, said plainly, and no verdict
+    none = predict_savings(g, REC, size=100e3, bootstrap=0)
+    assert none.verdict == "no interval" and none.summary()["interval"] == [None, None]
+    text = none.report()
+    assert "no interval" in text and "nan" not in text and "never" not in text
+    assert "saves data" not in text and "costs data" not in text

@@ -191,3 +191,57 @@ def test_cli_report_json_and_bad_out(store, tmp_path):
     missing = runner.invoke(app, ["report", "--runs", str(tmp_path / "nope"), "--out",
                                   str(out)])
     assert missing.exit_code == 1 and "no run store" in missing.output
+
+
+def test_one_bootstrap_default_so_the_headline_is_the_cli_answer(store):
+    """`scaling report` and `scaling predict` share scaling.defaults.BOOTSTRAP: with the
+    same store and arguments the PDF's headline interval is the one the CLI prints."""
+    import inspect
+
+    import typer
+
+    from scaling.defaults import BOOTSTRAP
+    from scaling.predict import backtest, predict_savings
+    from scaling.report import load_context
+
+    for fn in (build_report, load_context, predict_savings, backtest):
+        assert inspect.signature(fn).parameters["bootstrap"].default == BOOTSTRAP, fn
+    group = typer.main.get_command(app)
+    for cmd in ("predict", "report", "backtest"):
+        (opt,) = [p for p in group.commands[cmd].params if p.name == "bootstrap"]
+        assert opt.default == BOOTSTRAP, cmd
+    ctx = load_context(store)  # what build_report(store, out) draws its headline from
+    r = "prose=1;mid=code:0.2@0.5"
+    cli = CliRunner().invoke(app, ["predict", "--runs", str(store), "--mix", r, "--json"])
+    assert cli.exit_code == 0, cli.output
+    doc = json.loads(cli.stdout)
+    head = ctx.savings[r].summary()
+    assert head["interval"] == pytest.approx(doc["interval"], rel=1e-12)
+    assert head["savings_ratio"] == pytest.approx(doc["savings_ratio"], rel=1e-12)
+    assert head["verdict"] == doc["verdict"]
+
+
+def test_small_grid_pages_are_not_mostly_blank(tmp_path):
+    """A demo-sized store (a baseline and one recipe): the summary, loss-curve and savings
+    pages fill the page instead of a corner of it; the savings panels share one y-axis."""
+    from scaling.report import load_context, pages, style
+
+    laws = {k: LAWS[k] for k in ("prose=1", "prose=1;front=dyck:0.01")}
+    ctx = load_context(make_store(tmp_path / "runs", laws=laws, skills=False), bootstrap=20)
+    with style.plt.rc_context(style.RC):
+        for name in ("summary_page", "loss_pages", "savings_size_page"):
+            figs = getattr(pages, name)(ctx)
+            for fig in figs:
+                fig.canvas.draw()
+                im = np.asarray(fig.canvas.buffer_rgba())[..., :3].mean(axis=2)
+                rows = np.flatnonzero((im < 200).mean(axis=1) > 0.002)
+                span = (rows.max() - rows.min()) / im.shape[0]
+                assert span > 0.6, f"{name}: ink over {span:.0%} of the page height"
+                style.plt.close(fig)
+        (fig,) = pages.savings_size_page(ctx)
+        axes = [a for a in fig.axes if a.get_ylabel() or a.get_title()]
+        assert len({a.get_ylim() for a in axes}) == 1  # one y-range for every panel
+        ticks = axes[0].get_yticks()
+        lo, hi = axes[0].get_ylim()
+        assert 1.0 in ticks and ((ticks >= lo) & (ticks <= hi)).sum() >= 3
+        style.plt.close(fig)

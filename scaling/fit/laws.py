@@ -86,6 +86,69 @@ class LawResult:
     def values(self) -> dict[str, float]:
         return dict(zip(self.params["name"], self.params["value"].astype(float), strict=True))
 
+    # -- parameters at the search bounds -------------------------------------------------
+    def _internal(self, name: str, x: float) -> float:
+        """A natural value on the fitted scale (ln E, ln A, ln B; exponents as they are)."""
+        spec = forms.LAW_SPECS[self.form]
+        if spec["internal"][spec["names"].index(name)] in ("e", "a", "b"):
+            return float(np.log(x)) if x > 0 else -np.inf
+        return float(x)
+
+    def _bound_state(self, name: str) -> tuple[str | None, str]:
+        spec = forms.LAW_SPECS[self.form]
+        k = spec["names"].index(name)
+        lb, ub = spec["bounds"][k]
+        span = ub - lb
+        t = float(self.theta[k])
+        at = "lower" if t - lb < 1e-6 * span else ("upper" if ub - t < 1e-6 * span else None)
+        p = self.params.set_index("name")
+        lo, hi = (self._internal(name, float(p.loc[name, c])) for c in ("ci_low", "ci_high"))
+        if np.isnan(lo) or np.isnan(hi):
+            return at, "none"
+        tol = 1e-4 * span  # interval ends within this of a bound are the bound (stretch, E)
+        lo_b = at == "lower" or lo <= lb + tol
+        hi_b = at == "upper" or hi >= ub - tol
+        if (lo_b and hi_b) or (at == "lower" and hi <= lb + tol) or \
+                (at == "upper" and lo >= ub - tol):
+            return at, "unbounded"
+        return at, "upper-only" if lo_b else ("lower-only" if hi_b else "two-sided")
+
+    @property
+    def at_bound(self) -> dict[str, str]:
+        """``{name: "lower" | "upper"}`` for every parameter whose estimate sits at a bound of
+        the search (:data:`scaling.fit.forms.LAW_SPECS`): the data do not pin it down."""
+        return {k: at for k in self.names if (at := self._bound_state(k)[0])}
+
+    @property
+    def ci_kind(self) -> dict[str, str]:
+        """What each parameter's interval bounds: ``two-sided``; ``upper-only`` (its lower end
+        is the search bound, so only "≤ ci_high" is said), ``lower-only`` (only "≥ ci_low");
+        ``unbounded`` (estimate and resamples at the bound: no interval); ``none`` (no
+        interval computed)."""
+        return {k: self._bound_state(k)[1] for k in self.names}
+
+    def value_text(self, name: str, digits: int = 3) -> str:
+        """``"0.72"`` or ``"3 (at upper bound)"``."""
+        v = float(self.params.set_index("name").loc[name, "value"])
+        at = self._bound_state(name)[0]
+        return f"{v:.{digits}g}" + (f" (at {at} bound)" if at else "")
+
+    def interval_text(self, name: str, digits: int = 3) -> str:
+        """The interval as it may be read: ``[lo, hi]``, ``≤ hi`` / ``≥ lo`` (one-sided), or
+        ``no interval`` (never a zero-width ``[b, b]`` at a bound)."""
+        p = self.params.set_index("name")
+        lo, hi = float(p.loc[name, "ci_low"]), float(p.loc[name, "ci_high"])
+        at, kind = self._bound_state(name)
+        if kind == "unbounded":
+            return f"no interval (at its {at or 'search'} bound)"
+        if kind == "none":
+            return "no interval"
+        if kind == "upper-only":
+            return f"≤ {hi:.{digits}g} (one-sided)"
+        if kind == "lower-only":
+            return f"≥ {lo:.{digits}g} (one-sided)"
+        return f"[{lo:.{digits}g}, {hi:.{digits}g}]"
+
     def _xy(self, x: tuple) -> tuple[np.ndarray | None, np.ndarray]:
         if len(x) == 1 and isinstance(x[0], pd.DataFrame):
             from .data import law_columns
@@ -192,6 +255,8 @@ class LawResult:
                             for k in self.names},
             "correlation_of": "ln E, ln A, ln B, alpha, beta (fitted parameterisation)",
             "warnings": list(self.warnings),
+            "at_bound": self.at_bound,
+            "ci_kind": self.ci_kind,
             **{k: v for k, v in self.meta.items() if k in ("recipe", "domain", "points")},
         }
 
@@ -205,8 +270,10 @@ class LawResult:
         pct = int(round(self.level * 100))
         lines.append(f"{'param':>6} {'value':>12} {'stderr':>10}   {pct}% interval")
         for r in self.params.itertuples():
+            at, kind = self._bound_state(r.name)
             lines.append(f"{r.name:>6} {r.value:12.5g} {r.stderr:10.3g}   "
-                         f"[{r.ci_low:.5g}, {r.ci_high:.5g}]")
+                         f"{self.interval_text(r.name, 5)}"
+                         + (f"   (at {at} bound)" if at and kind != "unbounded" else ""))
         if self.form == "chinchilla":
             lines.append(f"corr(alpha, beta) = {self.correlation.loc['alpha', 'beta']:+.2f}")
         lines += [f"warning: {w}" for w in self.warnings]

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP
 from ..errors import ScalingError
 from ..fit import fit_law_frame
 from ..jsonsafe import finite_or_none as _f
@@ -244,7 +245,7 @@ def _savings_scatter(rest: Grid, recipe: str, baseline: str, fits: _Fits, share_
 
 @one_blas_thread
 def backtest(runs, target_domain: str | None = None, baseline: str | None = None,
-             count_procedural: bool = True, bootstrap: int = 200, level: float = 0.9,
+             count_procedural: bool = True, bootstrap: int = BOOTSTRAP, level: float = 0.9,
              seed: int = 0, min_tokens: float | None = None) -> BacktestResult:
     """Hold out the largest size of ``runs`` and score predictions of it (module docstring).
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 from .grid import Grid, PredictError
@@ -32,7 +33,7 @@ N_MAX = 1e11
 
 
 def savings_curve(grid: Grid, recipe: str, baseline: str, sizes, tokens_per_param: float,
-                  bootstrap: int = 200, seed: int = 0, level: float = 0.9
+                  bootstrap: int = BOOTSTRAP, seed: int = 0, level: float = 0.9
                   ) -> tuple[np.ndarray, np.ndarray]:
     """:math:`s(N)` at ``D_b = tokens_per_param · N`` for each size: the point fit (shape
     ``(n,)``) and the paired bootstrap samples (shape ``(n, B)``), through the same fits as
@@ -109,7 +110,7 @@ class Crossover:
 
 
 def crossover_size(grid: Grid, recipe: str, baseline: str, tokens_per_param: float = 20.0,
-                   n_max: float = N_MAX, points: int = 81, bootstrap: int = 200,
+                   n_max: float = N_MAX, points: int = 81, bootstrap: int = BOOTSTRAP,
                    level: float = 0.9, seed: int = 0) -> Crossover:
     """The model size at which ``recipe``'s savings over ``baseline`` change sign.
 

@@ -31,6 +31,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from ..defaults import BOOTSTRAP
 from ..errors import ScalingError
 from ..fit import fit_mixture
 from ..recipe import Recipe, parse_recipe
@@ -71,8 +72,8 @@ def _weights_1d(x: np.ndarray, t: float) -> np.ndarray:
 
 
 def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, tokens,
-                        count_procedural: bool = True, bootstrap: int = 200, level: float = 0.9,
-                        seed: int = 0, widen: bool = True):
+                        count_procedural: bool = True, bootstrap: int = BOOTSTRAP,
+                        level: float = 0.9, seed: int = 0, widen: bool = True):
     """:class:`~scaling.predict.savings.SavingsPrediction` for a recipe not in the grid."""
     from .savings import _tokens, choose_fits, savings_at
 
@@ -192,6 +193,7 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
     base.extrapolated = base.extrapolated or bool(outside)
     base.warnings = [f"{target.name} is not in the grid: interpolated from "
                      f"{', '.join(n for n, _ in cands)} ({method})"] + warnings + kept
+    base.at_bound = {r: d for a in answers for r, d in a.at_bound.items()}  # every law used
     base.interpolation = {"method": method, "from": [n for n, _ in cands],
                           "weights": [float(x) for x in w], "parameters": varying,
                           "outside_hull": outside}

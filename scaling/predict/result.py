@@ -10,6 +10,28 @@ import numpy as np
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 
+#: The words of a savings answer (DESIGN.md: savings above 1 are said as plainly as below).
+VERDICTS = ("saves data", "costs data", "no resolved difference", "no interval")
+
+
+def verdict(lo: float, hi: float) -> str:
+    """What the interval ``[lo, hi]`` of s supports: ``saves data`` only when all of it is
+    below 1, ``costs data`` only when all of it is above 1, else ``no resolved difference``;
+    ``no interval`` when there is none (``--bootstrap 0``). Never decided by the point
+    estimate alone."""
+    if np.isnan(lo) or np.isnan(hi):
+        return "no interval"
+    if hi < 1:
+        return "saves data"
+    if lo > 1:
+        return "costs data"
+    return "no resolved difference"
+
+
+def _loss_iv(iv) -> str:
+    lo, hi = iv
+    return "" if np.isnan(lo) or np.isnan(hi) else f" [{lo:.4f}, {hi:.4f}]"
+
 
 @dataclass
 class SavingsPrediction:
@@ -45,6 +67,14 @@ class SavingsPrediction:
     crossover: dict[str, Any] | None = None
     """``--crossover``: :class:`~scaling.predict.crossover.Crossover` summary + ``text``."""
     defaults: dict[str, str] = field(default_factory=dict)
+    at_bound: dict[str, dict[str, str]] = field(default_factory=dict)
+    """``{recipe: {parameter: "lower" | "upper"}}``: parameters of the recipe's or the
+    baseline's law that sit at a search bound (the data do not pin them down)."""
+
+    @property
+    def verdict(self) -> str:
+        """:func:`verdict` of the interval."""
+        return verdict(*self.interval)
 
     @property
     def width(self) -> float:
@@ -67,6 +97,7 @@ class SavingsPrediction:
             "loss_baseline_interval": [_f(v) for v in self.loss_baseline_interval],
             "grid": self.grid, "extrapolation": self.extrapolation,
             "defaults": dict(self.defaults), "skills": list(self.skills),
+            "verdict": self.verdict, "at_bound": {k: dict(v) for k, v in self.at_bound.items()},
         }
         if self.interpolation is not None:
             out["interpolation"] = self.interpolation
@@ -76,16 +107,41 @@ class SavingsPrediction:
             out["crossover"] = self.crossover
         return out
 
+    def interval_text(self) -> str:
+        """``90% interval [0.27, 1.53]`` (``never``: samples that never reach the loss), or
+        that there is none."""
+        lo, hi = self.interval
+        if np.isnan(lo) or np.isnan(hi):
+            return "no interval (bootstrap 0: point estimate only)"
+        hi_txt = f"{hi:.3g}" if np.isfinite(hi) else "never"
+        return f"{int(round(self.level * 100))}% interval [{lo:.3g}, {hi_txt}]"
+
+    def bound_text(self) -> str:
+        """``""`` or ``"E at its lower bound (baseline and recipe laws)"``: parameters the data
+        do not pin down, said next to the number they shape."""
+        who: dict[tuple[str, str], list[str]] = {}
+        for r, d in self.at_bound.items():
+            name = "baseline" if r == self.baseline else ("recipe" if r == self.recipe else r)
+            for k, side in d.items():
+                who.setdefault((k, side), []).append(name)
+        return "; ".join(f"{k} at its {side} bound ({' and '.join(w)} "
+                         f"law{'s' if len(w) > 1 else ''})" for (k, side), w in who.items())
+
     def sentence(self) -> str:
-        s, (lo, hi) = self.savings_ratio, self.interval
-        pct = int(round(self.level * 100))
+        s = self.savings_ratio
+        caveat = self.bound_text()
+        caveat = f"; {caveat}" if caveat else ""
+        if self.verdict == "no interval" and np.isfinite(s):
+            return (f"{self.recipe} reaches the baseline's loss with {s:.1%} of the data "
+                    f"(s = {s:.3g}: a point estimate only, no interval with bootstrap 0, so no "
+                    f"verdict{caveat})")
         if not np.isfinite(s):
             return (f"{self.recipe} never reaches the baseline's loss {self.loss_baseline:.4g} "
-                    f"at {format_count(self.size)} parameters (by the fitted laws)")
-        verb = "saves data" if s < 1 else ("costs data" if s > 1 else "neither saves nor costs")
-        hi_txt = f"{hi:.3g}" if np.isfinite(hi) else "never"
+                    f"at {format_count(self.size)} parameters (by the fitted laws; "
+                    + ("no interval with bootstrap 0" if self.verdict == "no interval" else
+                       f"{self.verdict}; {self.interval_text()}") + f"{caveat})")
         return (f"{self.recipe} reaches the baseline's loss with {s:.1%} of the data "
-                f"({verb}; s = {s:.3g}, {pct}% interval [{lo:.3g}, {hi_txt}])")
+                f"({self.verdict}; s = {s:.3g}, {self.interval_text()}{caveat})")
 
     def report(self) -> str:
         """Human-readable answer (every default and option printed)."""
@@ -98,10 +154,9 @@ class SavingsPrediction:
             f"  tokens    {format_count(self.tokens)} (baseline budget D_b){d.get('tokens', '')}",
             f"  target    validation loss on {self.target_domain or 'the table'}; procedural "
             f"tokens {'counted' if self.count_procedural else 'not counted'} in D_r",
-            f"  loss      baseline {self.loss_baseline:.4f} "
-            f"[{self.loss_baseline_interval[0]:.4f}, {self.loss_baseline_interval[1]:.4f}]; "
-            f"recipe at the same budget {self.loss_recipe:.4f} "
-            f"[{self.loss_recipe_interval[0]:.4f}, {self.loss_recipe_interval[1]:.4f}]",
+            f"  loss      baseline {self.loss_baseline:.4f}{_loss_iv(self.loss_baseline_interval)}"
+            f"; recipe at the same budget {self.loss_recipe:.4f}"
+            f"{_loss_iv(self.loss_recipe_interval)}",
             f"  D_r       {format_count(self.tokens_recipe) if np.isfinite(self.tokens_recipe) else 'never'}"
             f" tokens; law: {self.form}; extrapolated: {'yes' if self.extrapolated else 'no'}",
         ]

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP
 from ..errors import ScalingError
 from ..fit import FitError, LawResult, fit_law_frame, forms
 from ..recipe import parse_recipe
@@ -74,7 +75,7 @@ __all__ = ["MIN_RUNS", "WIDEN_C", "PredictError", "SavingsPrediction", "predict_
 # --------------------------------------------------------------------------- laws
 
 
-def fit_recipe(grid: Grid, recipe: str, form: str = "chinchilla", bootstrap: int = 200,
+def fit_recipe(grid: Grid, recipe: str, form: str = "chinchilla", bootstrap: int = BOOTSTRAP,
                seed: int = 0, level: float = 0.9, size: float | None = None) -> LawResult:
     """The loss law of one recipe of the grid (``size``: only that size, for ``power``).
 
@@ -273,7 +274,7 @@ def _range_note(what: str, value: float, lo: float, hi: float, fmt) -> tuple[flo
 
 
 def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: float,
-               count_procedural: bool = True, bootstrap: int = 200, level: float = 0.9,
+               count_procedural: bool = True, bootstrap: int = BOOTSTRAP, level: float = 0.9,
                seed: int = 0, widen: bool = True, fits: _Fits | None = None,
                drift: dict | None = None) -> SavingsPrediction:
     """The savings answer for two recipes *of the grid* (no defaults resolved here).
@@ -373,13 +374,16 @@ def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: floa
         loss_recipe_interval=quantiles(Lr_s, level) if Lr_s.size else (np.nan, np.nan),
         loss_baseline_interval=quantiles(Lb_s, level) if Lb_s.size else (np.nan, np.nan),
         tokens_recipe=pair.tokens_recipe, extrapolated=bool(extrapolated), form=fits.form,
-        level=level, samples=samples, grid=grid_info, extrapolation=extrap, warnings=warnings)
+        level=level, samples=samples, grid=grid_info, extrapolation=extrap, warnings=warnings,
+        at_bound={law.meta.get("recipe", name): law.at_bound
+                  for name, law in ((baseline, fits.baseline), (recipe, fits.recipe))
+                  if law.at_bound})
 
 
 @one_blas_thread
 def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, tokens=None,
                     target_domain: str | None = None, count_procedural: bool = True,
-                    bootstrap: int = 200, level: float = 0.9, seed: int = 0,
+                    bootstrap: int = BOOTSTRAP, level: float = 0.9, seed: int = 0,
                     skills: bool = True, widen: bool = True,
                     min_tokens: float | None = None) -> SavingsPrediction:
     r"""Data savings ``s = D_r / D_b`` of ``recipe`` over ``baseline`` (see module docstring).

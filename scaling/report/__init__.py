@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import BOOTSTRAP
 from ..errors import ScalingError
 from .context import Missing, ReportContext, load_context
 
@@ -81,7 +82,8 @@ class ReportResult:
         return {"path": str(self.path), "n_pages": self.n_pages, "pages": list(self.pages),
                 "missing": dict(self.missing), "problems": list(self.problems),
                 "headline": [{k: h[k] for k in ("recipe", "baseline", "size", "tokens",
-                                                "savings_ratio", "interval", "extrapolated")}
+                                                "savings_ratio", "interval", "extrapolated",
+                                                "verdict", "at_bound") if k in h}
                              for h in self.headline],
                 "seconds": round(self.seconds, 2)}
 
@@ -108,7 +110,7 @@ def _pdf_metadata() -> dict:
 
 
 def build_report(runs, out, target_domain: str | None = None, baseline: str | None = None,
-                 size: float | None = None, bootstrap: int = 100, seed: int = 0,
+                 size: float | None = None, bootstrap: int = BOOTSTRAP, seed: int = 0,
                  level: float = 0.9) -> ReportResult:
     """Write the PDF report of the run store ``runs`` to ``out``.
 
@@ -126,7 +128,9 @@ def build_report(runs, out, target_domain: str | None = None, baseline: str | No
     size : float, optional
         Headline target size (non-embedding params; default 10× the grid's largest).
     bootstrap, seed, level
-        Bootstrap resamples per law, their seed, interval coverage.
+        Bootstrap resamples per law (default :data:`scaling.defaults.BOOTSTRAP`, the same as
+        ``predict``, so the headline interval is the one ``scaling predict`` prints), their
+        seed, interval coverage.
 
     Returns
     -------

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..defaults import BOOTSTRAP
 from ..errors import ScalingError
 from ..units import format_count
 
@@ -283,7 +284,7 @@ class ReportContext:
 
 
 def load_context(runs, target_domain: str | None = None, baseline: str | None = None,
-                 size: float | None = None, bootstrap: int = 100, seed: int = 0,
+                 size: float | None = None, bootstrap: int = BOOTSTRAP, seed: int = 0,
                  level: float = 0.9) -> ReportContext:
     """Read a run store once and set up the (lazy) computations of the report.
 

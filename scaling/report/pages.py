@@ -49,46 +49,61 @@ def summary_page(ctx: ReportContext) -> list:
                     key=lambda r: (sav[r].savings_ratio if r in sav else np.inf, r))
     rows = ([ctx.baseline] if ctx.baseline in recipes else []) + others
     n = len(rows)
-    top, bottom = 0.86, max(0.20, 0.86 - 0.034 * (n + 1))
+    # the table and forest plot take at least 40% of the page height (a small grid spreads its
+    # few rows rather than leave the page empty), and at most what leaves room for the notes
+    top = 0.86
+    bottom = max(0.20, min(0.46, top - 0.034 * (n + 1)))
     ax_t = fig.add_axes([0.03, bottom, 0.56, top - bottom])
     ax_s = fig.add_axes([0.62, bottom, 0.35, top - bottom], sharey=ax_t)
     ax_t.axis("off")
     ax_t.set_ylim(n - 0.5, -1.2)
     pts = ctx.grid.points
-    col_x = [0.0] + [0.50 + 0.08 * i for i in range(len(sizes))]
+    fs = 9.0 if n <= 6 else 7.5
+    col_x = [0.0] + [0.44 + 0.07 * i for i in range(len(sizes))]
     ax_t.text(0.0, -1, "recipe", weight="bold", fontsize=8, va="center")
     for i, s in enumerate(sizes):
         ax_t.text(col_x[i + 1], -1, format_count(s), weight="bold", fontsize=8, va="center",
                   ha="center")
     for j, r in enumerate(rows):
         p = pts[pts["recipe"] == r]
-        ax_t.text(0.0, j, style.short(r, 50) + ("  (baseline)" if r == ctx.baseline else ""),
-                  fontsize=7.5, va="center", color=_colors(ctx)[r] if r == ctx.baseline
-                  else "0.1")
+        ax_t.text(0.0, j, style.wrap_recipe(r + ("  (baseline)" if r == ctx.baseline else ""),
+                                            44), fontsize=fs, va="center", linespacing=1.1,
+                  color=_colors(ctx)[r] if r == ctx.baseline else "0.1")
         for i, s in enumerate(sizes):
             q = p[np.isclose(p["params"], s)]
             txt = f"{q['run'].nunique()}r/{len(q)}p" if len(q) else "–"
-            ax_t.text(col_x[i + 1], j, txt, fontsize=7, va="center", ha="center",
+            ax_t.text(col_x[i + 1], j, txt, fontsize=fs - 0.5, va="center", ha="center",
                       color="0.2" if len(q) else "0.6")
-    ax_t.text(col_x[-1] + 0.13, -1, "s [interval]", weight="bold", fontsize=8, va="center")
-    ax_t.set_xlim(-0.01, col_x[-1] + 0.38)
+    x_s = col_x[-1] + 0.07
+    ax_t.text(x_s, -1, "s [interval]  verdict", weight="bold", fontsize=8, va="center")
+    ax_t.set_xlim(-0.01, x_s + 0.34)
     ax_t.set_title("runs per size (r = runs, p = end points incl. decay branches)",
                    fontsize=8, loc="left")
     # forest plot of the headline savings
     ax_s.axvline(1.0, color="0.4", lw=0.8, ls="--")
+    short_verdict = {"saves data": "saves", "costs data": "costs",
+                     "no resolved difference": "unresolved", "no interval": "no interval"}
+    bounded = [r for r in rows if r in sav and sav[r].at_bound]
     for j, r in enumerate(rows):
         if r not in sav:
             continue
         p = sav[r]
         lo, hi = p.interval
-        hi_d = hi if np.isfinite(hi) else 1e6  # unbounded: drawn to the axis edge
         c = _colors(ctx)[r]
-        ax_s.plot([lo, hi_d], [j, j], color=c, lw=2, alpha=0.7)
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax_s.plot([lo, hi], [j, j], color=c, lw=2, alpha=0.7)
+        elif np.isfinite(lo):  # unbounded above: an arrow to the axis edge says so
+            ax_s.annotate("", xy=(1.0, j), xycoords=("axes fraction", "data"), xytext=(lo, j),
+                          arrowprops=dict(arrowstyle="->", color=c, lw=1.5, alpha=0.7))
         ax_s.plot([p.savings_ratio], [j], "o", color=c, ms=5,
                   mfc="white" if p.extrapolated else c)
-        ax_t.text(col_x[-1] + 0.13, j, style.fmt_interval(p.savings_ratio, lo, hi),
-                  fontsize=7, va="center", ha="left")
+        mark = " ‡" if r in bounded else ""
+        ax_t.text(x_s, j, f"{style.fmt_interval(p.savings_ratio, lo, hi)}  "
+                  f"{short_verdict[p.verdict]}{mark}", fontsize=fs - 0.5, va="center",
+                  ha="left", weight="bold" if p.verdict in ("saves data", "costs data")
+                  else "normal")
     ax_s.set_xscale("log")
+    ax_s.grid(False, axis="y")
     ax_s.tick_params(axis="y", left=False, labelleft=False)
     ax_s.set_xlabel("savings ratio s = D_recipe / D_baseline  (< 1 saves data)")
     ax_s.set_title(f"headline savings at {format_count(ctx.size)} params, "
@@ -97,14 +112,33 @@ def summary_page(ctx: ReportContext) -> list:
         vals = np.array([v for p in sav.values() for v in (*p.interval, p.savings_ratio)])
         vals = vals[np.isfinite(vals) & (vals > 0)]
         if vals.size:
-            ax_s.set_xlim(vals.min() / 1.3, vals.max() * 1.3)
+            ax_s.set_xlim(min(vals.min(), 0.9) / 1.3, max(vals.max(), 1.1) * 1.3)
     style.plain_log(ax_s, "x")
-    best = [r for r in others if r in sav and np.isfinite(sav[r].savings_ratio)]
     lines = [_target_text(ctx) + ". Hollow dots: extrapolated beyond the grid's sizes "
-             "(interval widened)."]
-    if best:
-        p = sav[best[0]]
-        lines.append(f"Best recipe: {p.sentence()}.")
+             "(interval widened).",
+             "Verdicts follow the interval: 'saves data' only when all of it is below 1, "
+             "'costs data' only when all of it is above 1, else 'no resolved difference'."]
+    if sav:
+        tally = pd.Series([p.verdict for p in sav.values()]).value_counts()
+        lines.append("Verdicts: " + ", ".join(f"{tally.get(v, 0)} {v}" for v in
+                                              ("saves data", "costs data",
+                                               "no resolved difference"))
+                     + (f", {tally['no interval']} no interval" if "no interval" in tally
+                        else "") + ".")
+    if bounded:
+        who: dict[str, int] = {}
+        for r in bounded:
+            for w in sav[r].bound_text().split("; "):
+                who[w] = who.get(w, 0) + 1
+        lines.append("‡ a law behind the number has a parameter at a bound of the search (the "
+                     "data do not pin it down; see the L(N, D) page): "
+                     + "; ".join(f"{w} for {k} recipe{'s' if k > 1 else ''}"
+                                 for w, k in who.items()) + ".")
+    shown = [r for r in others if r in sav]
+    if len(shown) > 4:  # a big grid: the lowest ratio; a small one: every recipe's answer
+        shown = shown[:1]
+        lines.append("Lowest savings ratio:")
+    lines += [f"• {sav[r].sentence()}." for r in shown]
     lines += [f"• {x}" for x in notes + ctx.fit_errors]
     style.text_block(fig, 0.03, bottom - 0.06, lines, width=170, size=8,
                      max_lines=int((bottom - 0.08) / 0.018))
@@ -133,8 +167,9 @@ def loss_pages(ctx: ReportContext) -> list:
     pts = ctx.grid.points
     sc = style.size_colors(ctx.sizes)
     figs = []
-    per = 12
     recipes = ctx.recipes
+    # at most 12 panels a page, spread evenly (16 recipes: 8 + 8, not 12 + a 4-panel page)
+    per = int(np.ceil(len(recipes) / np.ceil(len(recipes) / 12))) if recipes else 1
     for k in range(0, len(recipes), per):
         chunk = recipes[k:k + per]
         fig = new_page("Loss curves and fitted laws" + (f" ({k // per + 1})" if
@@ -142,8 +177,8 @@ def loss_pages(ctx: ReportContext) -> list:
                        f"validation loss on '{ctx.domain}' vs tokens; lines: training runs, "
                        "dots: run and decay-branch end points (the fit's points), dashed: the "
                        "recipe's fitted law at each size")
-        ncol = min(4, max(len(chunk), 2))
-        gs = fig.add_gridspec(max(int(np.ceil(len(chunk) / ncol)), 2), ncol, left=0.06,
+        ncol = min(4, len(chunk))
+        gs = fig.add_gridspec(int(np.ceil(len(chunk) / ncol)), ncol, left=0.06,
                               right=0.98, top=0.86, bottom=0.11, hspace=0.45, wspace=0.25)
         for i, r in enumerate(chunk):
             ax = fig.add_subplot(gs[i // ncol, i % ncol])
@@ -156,6 +191,7 @@ def loss_pages(ctx: ReportContext) -> list:
             for n, g in p.groupby("params"):
                 ax.plot(g["tokens"], g["loss"], "o", ms=3, color=sc.get(float(n), "0.5"))
             law = laws.get(r)
+            drawn = []  # the fitted lines' values: the y-range keeps them whole
             if law is not None:
                 for n in ctx.grid.sizes(r):
                     g = p[np.isclose(p["params"], n)]
@@ -165,6 +201,7 @@ def loss_pages(ctx: ReportContext) -> list:
                     if law.form == "power" and not np.isclose(n, ctx.fits[r].size or n):
                         continue
                     ax.plot(d, y, "--", color=sc.get(float(n), "0.5"), lw=1.0)
+                    drawn.append(y[np.isfinite(y)])
             ax.set_xscale("log")
             style.log_ticks(ax)
             ax.set_title(style.short(r, 44), fontsize=7.5,
@@ -174,9 +211,12 @@ def loss_pages(ctx: ReportContext) -> list:
                 ax.set_ylabel("val loss")
             if i + ncol >= len(chunk):
                 ax.set_xlabel("tokens")
-            lo = p["loss"].min() if len(p) else None
-            if lo is not None and len(cr):
-                ax.set_ylim(lo * 0.97, min(cr["value"].max(), p["loss"].max() * 1.6))
+            if len(p) and len(cr):
+                # the early, steep part of the training curves may run off the top; the points
+                # and the fitted lines never do
+                yl = np.concatenate([p["loss"].to_numpy(float)] + drawn)
+                ax.set_ylim(yl.min() * 0.97, max(min(cr["value"].max(),
+                                                     p["loss"].max() * 1.6), yl.max() * 1.03))
         handles = [plt.Line2D([], [], color=c, marker="o", lw=1, ms=4) for c in sc.values()]
         fig.legend(handles, [format_count(s) + " params" for s in sc], loc="lower center",
                    ncol=len(sc), fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.01))
@@ -224,45 +264,61 @@ def law_fit_page(ctx: ReportContext) -> list:
     ax2.set_ylabel("residual (% of fitted loss)")
     ax2.set_xlabel("tokens D")
     ax2.set_title("residuals", fontsize=8.5, loc="left")
-    # parameter table of every recipe
-    axt = fig.add_axes([0.43, 0.10, 0.55, 0.77])
-    axt.axis("off")
+    # parameter table of every recipe (monospace columns sized to their contents)
     cols = ["E", "A", "B", "alpha", "beta"]
-    heads = ["recipe", "E", "A", "B", "α", "β", "ρ(α,β)"]
-    xs = [0.0, 0.25, 0.40, 0.55, 0.70, 0.83, 0.96]
-    n_rows = len(laws) + 1
-    dy = min(0.05, 0.55 / n_rows)
-    for x, h in zip(xs, heads, strict=True):
-        axt.text(x, 1.0, h, weight="bold", fontsize=7.5, va="top")
-    warn = []
-    for i, (r, lw) in enumerate(laws.items()):
-        y = 1.0 - dy * (i + 1)
-        p = lw.params.set_index("name")
-        axt.text(xs[0], y, style.wrap(r, 30), fontsize=6.5, va="top", linespacing=1.1)
-        for x, c in zip(xs[1:6], cols, strict=True):
-            if c not in p.index:
-                axt.text(x, y, "–", fontsize=6.5, va="top")
-                continue
-            v, lo, hi = p.loc[c, ["value", "ci_low", "ci_high"]].astype(float)
-            axt.text(x, y, f"{v:.3g}\n[{lo:.2g}, {hi:.2g}]", fontsize=6.5, va="top",
-                     linespacing=1.1)
-        if lw.form == "chinchilla":
-            rho = float(lw.correlation.loc["alpha", "beta"])
-            axt.text(xs[6], y, f"{rho:+.2f}", fontsize=6.5, va="top",
-                     color="firebrick" if abs(rho) > 0.9 else "0.1")
-        for w in lw.warnings:
-            warn.append(f"{style.short(r, 40)}: {w}")
-    axt.set_xlim(0, 1.05)
-    axt.set_ylim(0, 1.0)
-    y0 = 1.0 - dy * (n_rows + 0.6)
-    axt.text(0.0, y0, f"values with {int(ctx.level * 100)}% bootstrap intervals; "
-             "ρ(α,β) in red when |ρ| > 0.9 (α and β hard to separate on this design)",
-             fontsize=6.5, color="0.35", va="top")
-    lines = ["Identifiability and fit warnings:"] + ([f"• {w}" for w in warn] or
-                                                     ["• none"])
-    style.text_block(fig, 0.43, 0.10 + 0.77 * (y0 - 0.04), lines, width=118, size=6.8,
-                     max_lines=max(3, int(0.77 * (y0 - 0.04) / 0.0125)))
+    rows, colors, warn = [], [], {}
+    for r, lw in laws.items():
+        cells = [style.wrap_recipe(r, 24)]
+        tint = [None]
+        for c in cols:
+            cell, bad = _param_cell(lw, c)
+            cells.append(cell)
+            tint.append("firebrick" if bad else None)
+        rho = float(lw.correlation.loc["alpha", "beta"]) if lw.form == "chinchilla" else None
+        cells.append("–" if rho is None else f"{rho:+.2f}")
+        tint.append("firebrick" if rho is not None and abs(rho) > 0.9 else None)
+        rows.append(cells)
+        colors.append(tint)
+        for w in lw.warnings:  # the same warning for many recipes is said once
+            warn.setdefault(w, []).append(r)
+    y0 = style.text_table(fig, 0.43, 0.87, 0.55, ["recipe", "E", "A", "B", "α", "β", "ρ(α,β)"],
+                          rows, colors, size=7.5, wrap_first=16)
+    pct = int(ctx.level * 100)
+    lines = [f"Values with {pct}% bootstrap intervals. In red: a parameter at a bound of the "
+             "search (the data do not pin it down; no interval then, or a one-sided one, ≤ or "
+             "≥), and ρ(α,β) when |ρ| > 0.9 (α and β hard to separate on this design).",
+             "Identifiability and fit warnings:"]
+    for w, rs in warn.items():
+        who = (f"all {len(rs)} recipes" if len(rs) == len(laws) and len(rs) > 1 else
+               ", ".join(rs) if len(rs) <= 3 else f"{len(rs)} recipes ({rs[0]}, …)")
+        lines.append(f"• {who}: {w}")
+    if not warn:
+        lines.append("• none")
+    room = y0 - 0.03
+    style.text_block(fig, 0.43, y0 - 0.01, lines, width=118, size=6.8,
+                     max_lines=max(3, int(room / 0.0155)))
     return [fig]
+
+
+def _param_cell(law, name: str) -> tuple[str, bool]:
+    """Two lines for the parameter table: the value, then its interval as it may be read
+    (``[lo, hi]``, one-sided ``≤ hi`` / ``≥ lo``, or "at lower bound" with no interval); and
+    whether the parameter sits at (or its interval runs into) a bound of the search."""
+    if name not in law.names:
+        return "–", False
+    p = law.params.set_index("name").loc[name]
+    v, lo, hi = float(p["value"]), float(p["ci_low"]), float(p["ci_high"])
+    at, kind = law.at_bound.get(name), law.ci_kind[name]
+    if kind == "unbounded":
+        return f"{v:.3g}\n{f'at {at} bound' if at else 'no interval'}", True
+    if kind == "none":
+        return f"{v:.3g}\nno interval", at is not None
+    top = f"{v:.3g}" + (f" (at {at} bound)" if at else "")
+    if kind == "upper-only":
+        return f"{top}\n≤ {hi:.2g}" + ("" if at else " (1-sided)"), True
+    if kind == "lower-only":
+        return f"{top}\n≥ {lo:.2g}" + ("" if at else " (1-sided)"), True
+    return f"{top}\n[{lo:.2g}, {hi:.2g}]", at is not None
 
 
 # --------------------------------------------------------------------------- 4 grokking
@@ -404,12 +460,13 @@ def aggregation_page(ctx: ReportContext) -> list:
     ax = fig.add_axes([0.06, 0.12, 0.40, 0.72])
     ax.plot(D, loss["value"], "o", color="black", ms=4, label="measured loss")
     dd = np.geomspace(D.min(), D.max(), 100)
+    beta_p, beta_s = _aggregate_exponents(res)
     ax.plot(dd, res.predict(dd, model="power"), "-", color="tab:blue",
-            label=f"power law: β = {res.exponent_power:.3f} (R² {res.r2_power:.3f})")
+            label=f"power law: {beta_p} (R² {res.r2_power:.3f})")
     lo, hi = res.predict_interval(dd)
     ax.fill_between(dd, lo, hi, color="tab:blue", alpha=0.15, lw=0)
     ax.plot(dd, res.predict(dd, model="skills"), "--", color="tab:red",
-            label=f"skill sum: β = {res.exponent_skills:.3f} (R² {res.r2_skills:.3f})")
+            label=f"skill sum: {beta_s} (R² {res.r2_skills:.3f})")
     ax.set_xscale("log")
     style.log_ticks(ax)
     ax.set_xlabel("tokens D")
@@ -439,12 +496,13 @@ def aggregation_page(ctx: ReportContext) -> list:
     ax3.set_title("free weights", fontsize=8.5, loc="left")
     lines = [
         "Exponents of the data term D^-β:",
-        f"  power-law fit     β = {res.exponent_power:.3f}",
-        f"  skills (Zipf)     β = {res.exponent_skills:.3f}",
+        f"  power-law fit     {beta_p}",
+        f"  skills (Zipf)     {beta_s}",
         "",
         "Zipf exponent α+1 of the skill weights:",
         f"  implied by power  {res.zipf_from_power:.3f}",
-        f"  fitted to skills  {res.zipf_exponent:.3f}",
+        "  fitted to skills  " + (f"{res.zipf_exponent:.3g}" if beta_s.startswith("β")
+                                  else "— (no usable skill fit)"),
         f"  floor             {res.floor:.3g}",
     ] + [f"warning: {w}" for w in res.warnings]
     grokked = int(res.grok.curves["grokked"].sum())
@@ -456,6 +514,28 @@ def aggregation_page(ctx: ReportContext) -> list:
     return [fig]
 
 
+def _aggregate_exponents(res) -> tuple[str, str]:
+    """``"β = 0.232"`` for each fit of the aggregation page, or why there is no exponent to
+    read: a skill-sum fit whose Zipf exponent is ≤ 1 (β = (z−1)/z ≤ 0; z → 0 gave
+    β = −26680) or at its bound, or that does not describe the loss (R² < 0.5), is a failed
+    fit, not a number; a power law with β at its bound says so."""
+    at = res.power.at_bound.get("beta")
+    bp = res.exponent_power
+    power = (f"β = {bp:.3f}" + (f" (at {at} bound)" if at else "")) if np.isfinite(bp) else \
+        "no fit"
+    bs, z = res.exponent_skills, res.zipf_exponent
+    if not (np.isfinite(bs) and np.isfinite(z)):
+        skills = "no fit"
+    elif not 0 < bs < 1 or any("Zipf exponent at its bound" in w for w in res.warnings):
+        skills = f"degenerate fit (Zipf exponent {z:.2g} ≤ 1: no power law)" if z <= 1 else \
+            f"degenerate fit (Zipf exponent {z:.3g} at its bound)"
+    elif not res.r2_skills >= 0.5:
+        skills = "failed fit (does not describe the loss)"
+    else:
+        skills = f"β = {bs:.3f}"
+    return power, skills
+
+
 # --------------------------------------------------------------------------- 6 savings vs N
 
 
@@ -464,46 +544,61 @@ def savings_size_page(ctx: ReportContext) -> list:
     df = ctx.savings_by_size
     recipes = [r for r in ctx.recipes if r in set(df["recipe"])]
     colors = _colors(ctx)
-    fig = new_page("Savings vs model size",
-                   f"s = D_recipe / D_baseline at {ctx.tokens_rule}, {int(ctx.level * 100)}% "
-                   f"intervals; grey: the grid's sizes; right of it: extrapolated (widened) up "
-                   f"to the target {format_count(ctx.size)}")
-    recipes = recipes[:16]
-    ncol = min(4, max(len(recipes), 2))
-    nrow = int(np.ceil(len(recipes) / ncol))
-    gs = fig.add_gridspec(max(nrow, 2), ncol, left=0.06, right=0.98, top=0.86, bottom=0.08,
-                          hspace=0.55, wspace=0.28)
+    from ..predict.result import verdict
+
+    # one y-range for every panel (shared axis: recipes compare at a glance); an unbounded
+    # interval runs to the top edge
+    fin = np.concatenate([df["lo"], df["s"], df["hi"]])
+    fin = fin[np.isfinite(fin) & (fin > 0)]
+    ylo = min(fin.min(), 0.9) / 1.15 if fin.size else 0.1
+    yhi = min(max(fin.max(), 1.1), 30 * max(df["s"].max(), 0.05)) * 1.15 if fin.size else 10
     s_lo, s_hi = float(ctx.sizes[0]), float(ctx.sizes[-1])
-    for i, r in enumerate(recipes):
-        ax = fig.add_subplot(gs[i // ncol, i % ncol])
-        g = df[df["recipe"] == r].sort_values("size")
-        c = colors[r]
-        fin = np.concatenate([g["lo"], g["s"], g["hi"]])
-        fin = fin[np.isfinite(fin) & (fin > 0)]
-        ylo = min(fin.min(), 0.9) / 1.2 if fin.size else 0.1
-        yhi = min(max(fin.max(), 1.1), 30 * max(g["s"].max(), 0.05)) * 1.2 if fin.size else 10
-        hi = np.where(np.isfinite(g["hi"]), g["hi"], yhi)  # unbounded: to the top edge
-        ax.fill_between(g["size"], g["lo"], hi, color=c, alpha=0.2, lw=0)
-        ax.plot(g["size"], g["s"], "-", color=c)
-        inside = ~g["extrapolated"].to_numpy(bool)
-        ax.plot(g["size"][inside], g["s"][inside], "o", color=c, ms=3)
-        ax.axvspan(s_lo, s_hi, color="0.9", zorder=0)
-        ax.axhline(1, color="0.4", lw=0.7, ls="--")
-        ax.axvline(ctx.size, color="0.3", lw=0.7, ls=":")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_ylim(ylo, yhi)
-        style.log_ticks(ax)
-        style.plain_log(ax, "y")
-        last = g.iloc[-1]
-        ax.set_title(f"{style.short(r, 38)}\nat target: "
-                     f"{style.fmt_interval(last['s'], last['lo'], last['hi'], 2)}",
-                     fontsize=7)
-        if i % ncol == 0:
-            ax.set_ylabel("savings ratio s")
-        if i // ncol == nrow - 1 or i + ncol >= len(recipes):
-            ax.set_xlabel("params N")
-    return [fig]
+    per = int(np.ceil(len(recipes) / np.ceil(len(recipes) / 16))) if recipes else 1
+    figs = []
+    for k in range(0, len(recipes), per):
+        chunk = recipes[k:k + per]
+        fig = new_page("Savings vs model size" + (f" ({k // per + 1})" if len(recipes) > per
+                                                  else ""),
+                       f"s = D_recipe / D_baseline at {ctx.tokens_rule}, "
+                       f"{int(ctx.level * 100)}% intervals; grey: the grid's sizes; right of "
+                       f"it: extrapolated (widened) up to the target {format_count(ctx.size)}; "
+                       "one y-axis for all panels")
+        ncol = min(4, len(chunk))
+        nrow = int(np.ceil(len(chunk) / ncol))
+        gs = fig.add_gridspec(nrow, ncol, left=0.06, right=0.98, top=0.86, bottom=0.08,
+                              hspace=0.55 if nrow > 1 else 0.3, wspace=0.12)
+        first = None
+        for i, r in enumerate(chunk):
+            ax = fig.add_subplot(gs[i // ncol, i % ncol], sharey=first)
+            first = first or ax
+            g = df[df["recipe"] == r].sort_values("size")
+            c = colors[r]
+            hi = np.where(np.isfinite(g["hi"]), g["hi"], yhi)
+            ax.fill_between(g["size"], g["lo"], hi, color=c, alpha=0.2, lw=0)
+            ax.plot(g["size"], g["s"], "-", color=c)
+            inside = ~g["extrapolated"].to_numpy(bool)
+            ax.plot(g["size"][inside], g["s"][inside], "o", color=c, ms=3)
+            ax.axvspan(s_lo, s_hi, color="0.9", zorder=0)
+            ax.axhline(1, color="0.4", lw=0.7, ls="--")
+            ax.axvline(ctx.size, color="0.3", lw=0.7, ls=":")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_ylim(ylo, yhi)
+            ax.set_xlim(s_lo / 1.3, max(float(ctx.size), s_hi) * 1.3)
+            style.log_ticks(ax)
+            style.ratio_ticks(ax, ylo, yhi)
+            last = g.iloc[-1]
+            ax.set_title(f"{style.short(r, 38)}\nat target: "
+                         f"{style.fmt_interval(last['s'], last['lo'], last['hi'], 2)}, "
+                         f"{verdict(last['lo'], last['hi'])}", fontsize=7)
+            if i % ncol == 0:
+                ax.set_ylabel("savings ratio s")
+            else:
+                ax.tick_params(axis="y", labelleft=False)
+            if i + ncol >= len(chunk):
+                ax.set_xlabel("params N")
+        figs.append(fig)
+    return figs
 
 
 # --------------------------------------------------------------------------- 7 midtraining
@@ -576,7 +671,7 @@ def backtest_page(ctx: ReportContext) -> list:
                    f"fitted to the smaller sizes; {int(bt.level * 100)}% intervals")
     loss = [c for c in bt.cases if c["kind"] == "loss"]
     sav = [c for c in bt.cases if c["kind"] == "savings"]
-    ax = fig.add_axes([0.07, 0.22, 0.40, 0.60])
+    ax = fig.add_axes([0.07, 0.30, 0.40, 0.55])
     for c in loss:
         lo, hi = c["interval"]
         col = colors.get(c["recipe"], "0.4")
@@ -584,34 +679,41 @@ def backtest_page(ctx: ReportContext) -> list:
         ax.plot([c["observed"]], [c["predicted"]], "o" if c["covered"] else "x", color=col,
                 ms=4)
     if loss:
-        v = np.array([x for c in loss for x in (c["observed"], c["predicted"])])
-        lim = [v.min() * 0.95, v.max() * 1.05]
+        # the limits hold every point and every interval (nothing is cut at the axes)
+        v = np.array([x for c in loss for x in (c["observed"], c["predicted"], *c["interval"])])
+        v = v[np.isfinite(v)]
+        pad = 0.03 * (v.max() - v.min())
+        lim = [v.min() - pad, v.max() + pad]
         ax.plot(lim, lim, color="0.4", lw=0.8, ls="--")
         ax.set_xlim(lim)
-        ax.set_ylim(lim)  # wide intervals run off the edge rather than squash the points
+        ax.set_ylim(lim)
     ax.set_xlabel("observed loss (held-out runs)")
     ax.set_ylabel("predicted loss")
     ax.set_title(f"loss: {len(loss)} end points, mean rel. error {bt.loss_rel_error:.2%}, "
                  f"coverage {bt.coverage_loss:.0%}", fontsize=8.5, loc="left")
-    ax2 = fig.add_axes([0.56, 0.22, 0.40, 0.60])
+    ax2 = fig.add_axes([0.56, 0.30, 0.40, 0.55])
     if sav:
+        v = np.array([x for c in sav for x in (c["truth"], c["predicted"], *c["interval"])])
+        v = v[np.isfinite(v) & (v > 0)]
+        lim = [v.min() / 1.15, v.max() * 1.15]
         for c in sav:
             lo, hi = c["interval"]
             col = colors.get(c["recipe"], "0.4")
-            ax2.plot([c["truth"]] * 2, [lo, hi if np.isfinite(hi) else 10 * c["predicted"]],
-                     color=col, lw=1, alpha=0.7)
+            if np.isfinite(hi):
+                ax2.plot([c["truth"]] * 2, [lo, hi], color=col, lw=1, alpha=0.7)
+            else:  # unbounded above: an arrow to the top edge
+                ax2.annotate("", xy=(c["truth"], 1.0), xycoords=("data", "axes fraction"),
+                             xytext=(c["truth"], lo),
+                             arrowprops=dict(arrowstyle="->", color=col, lw=1, alpha=0.7))
             ax2.plot([c["truth"]], [c["predicted"]], "o" if c["covered"] else "x", color=col,
                      ms=5)
-        v = np.array([x for c in sav for x in (c["truth"], c["predicted"])])
-        v = v[np.isfinite(v) & (v > 0)]
-        lim = [v.min() / 1.5, v.max() * 1.5]
         ax2.plot(lim, lim, color="0.4", lw=0.8, ls="--")
-        ax2.set_xlim(lim)
-        ax2.set_ylim(lim)
-        style.plain_log(ax2, "x")
-        style.plain_log(ax2, "y")
         ax2.set_xscale("log")
         ax2.set_yscale("log")
+        ax2.set_xlim(lim)
+        ax2.set_ylim(lim)
+        style.ratio_ticks(ax2, *lim, axis="x")
+        style.ratio_ticks(ax2, *lim, axis="y")
         ax2.set_title(f"savings: {len(sav)} recipes, mean abs. error "
                       f"{bt.savings_abs_error:.3g}, coverage {bt.coverage_savings:.0%}",
                       fontsize=8.5, loc="left")
@@ -620,6 +722,20 @@ def backtest_page(ctx: ReportContext) -> list:
         ax2.text(0.0, 0.9, "no savings cases:\n" + "\n".join(style.wrap(w, 60) for w in
                                                               bt.warnings[:4]),
                  fontsize=8, va="top", transform=ax2.transAxes)
+    # legend: what the marks mean, then one colour per recipe
+    keys = [plt.Line2D([], [], color="0.3", marker="o", ls="none", ms=5),
+            plt.Line2D([], [], color="0.3", marker="x", ls="none", ms=5),
+            plt.Line2D([], [], color="0.3", lw=1),
+            plt.Line2D([], [], color="0.4", lw=0.8, ls="--")]
+    labels = ["prediction inside its interval", "outside its interval",
+              f"{int(bt.level * 100)}% interval", "perfect prediction"]
+    shown = [r for r in ctx.recipes if any(c["recipe"] == r for c in bt.cases)]
+    keys += [plt.Line2D([], [], color=colors.get(r, "0.4"), marker="o", ls="none", ms=5)
+             for r in shown]
+    labels += [style.short(r, 40) + (" (baseline)" if r == ctx.baseline else "")
+               for r in shown]
+    fig.legend(keys, labels, loc="upper left", bbox_to_anchor=(0.06, 0.225), ncol=4,
+               fontsize=7, frameon=False, handletextpad=0.4, columnspacing=1.2)
     ax2.set_xlabel("true savings (held-out runs)")
     ax2.set_ylabel("predicted savings")
     lines = [f"Overall coverage of the {int(bt.level * 100)}% intervals: {bt.coverage:.0%} "
@@ -630,7 +746,7 @@ def backtest_page(ctx: ReportContext) -> list:
                      f"{b['savings']:+.3g} on average, {b['savings_above']} of "
                      f"{b['n_savings']} above their truth.")
     lines += [f"• {w}" for w in bt.warnings]
-    style.text_block(fig, 0.07, 0.12, lines, width=170, size=7.5, max_lines=5)
+    style.text_block(fig, 0.07, 0.085, lines, width=170, size=7.5, max_lines=4)
     return [fig]
 
 

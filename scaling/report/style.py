@@ -104,6 +104,72 @@ def missing_page(title: str, reasons: list[str], needs: str | None = None):
     return fig
 
 
+def wrap_recipe(recipe: str, width: int) -> str:
+    """A recipe name on lines of at most ``width`` characters, broken only after a separator
+    (``;`` ``,`` ``:``) so that no number or domain name is cut in two; a part longer than
+    ``width`` keeps its own line."""
+    parts, cur = [], ""
+    for ch in recipe:
+        cur += ch
+        if ch in ";,:":
+            parts.append(cur)
+            cur = ""
+    if cur:
+        parts.append(cur)
+    lines = [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
+#: Advance width of a monospace character, in ems (DejaVu Sans Mono, matplotlib's default).
+MONO_EM = 0.602
+
+
+def text_table(fig, x: float, y: float, width: float, header: list[str],
+               rows: list[list[str]], colors: list[list] | None = None, size: float = 7.5,
+               wrap_first: int | None = None, gap: int = 2) -> float:
+    """A monospace table from (x, y) (figure coordinates, top left) at most ``width`` wide.
+
+    Columns are as wide as their longest line plus ``gap`` characters, so cells never overlap;
+    the font shrinks to fit, down to :data:`SMALL`, below which the first column (recipe
+    names) is re-wrapped at separators (:func:`wrap_recipe`). Cells may hold several lines.
+    Returns the y of the table's bottom edge."""
+    fig_w, fig_h = fig.get_size_inches()
+    avail = width * fig_w * 72  # points
+
+    def widths(rs):
+        return [max(len(line) for r in [header] + rs for line in str(r[j]).split("\n"))
+                for j in range(len(header))]
+
+    w = widths(rows)
+    f = min(size, avail / (MONO_EM * (sum(w) + gap * (len(w) - 1))))
+    if f < SMALL:
+        f = SMALL
+        room = int(avail / (MONO_EM * f)) - sum(w[1:]) - gap * (len(w) - 1)
+        first = max(room, wrap_first or 12)
+        rows = [[wrap_recipe(str(r[0]).replace("\n", ""), first)] + list(r[1:]) for r in rows]
+        w = widths(rows)
+    cw = MONO_EM * f / 72 / fig_w  # one character, in figure width
+    lh = 1.25 * f / 72 / fig_h     # one line, in figure height
+    xs = [x]
+    for k in w[:-1]:
+        xs.append(xs[-1] + (k + gap) * cw)
+    for j, h in enumerate(header):
+        fig.text(xs[j], y, h, fontsize=f, family="monospace", weight="bold", va="top")
+    yy = y - 1.4 * lh
+    for i, r in enumerate(rows):
+        n = max(str(c).count("\n") + 1 for c in r)
+        for j, c in enumerate(r):
+            col = colors[i][j] if colors is not None and colors[i][j] is not None else "0.1"
+            fig.text(xs[j], yy, str(c), fontsize=f, family="monospace", va="top", color=col,
+                     linespacing=1.25)
+        yy -= (n + 0.35) * lh
+    return yy
+
+
 def short(recipe: str, width: int = 34) -> str:
     """A recipe name cut to ``width`` characters for crowded legends (full names are in the
     tables)."""
@@ -130,6 +196,29 @@ def plain_log(ax, axis: str = "x") -> None:
     a = ax.xaxis if axis == "x" else ax.yaxis
     a.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=8))
     a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    a.set_minor_formatter(NullFormatter())
+
+
+def ratio_ticks(ax, lo: float, hi: float, axis: str = "y") -> None:
+    """Ticks at round ratios (0.8, 1, 1.25, 1.5, 2, …) on a log axis spanning ``[lo, hi]``:
+    the finest ladder that gives at most 8 ticks, and always 1, the no-difference line."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    ladders = [
+        (0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3),
+        (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 7, 10),
+        (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100),
+        tuple(10.0 ** k for k in range(-8, 9)),
+    ]
+    ticks = []
+    for ladder in ladders:
+        ticks = [t for t in ladder if lo <= t <= hi]
+        if 3 <= len(ticks) <= 8 or (ticks and len(ticks) <= 8 and ladder is ladders[-1]):
+            break
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(FixedLocator(ticks or [1.0]))
+    a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    a.set_minor_locator(NullLocator())
     a.set_minor_formatter(NullFormatter())
 
 
