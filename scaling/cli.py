@@ -644,6 +644,10 @@ def demo_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The embedded default end to end: cpu-tiny grid → fits → savings → PDF report."""
+    from .validate import at_least, check_run_dir
+
+    at_least(jobs, "--jobs", 1)
+    check_run_dir(out)
     from .demo import run_demo
 
     res = run_demo(out, jobs=jobs, precision=precision, progress=not as_json,

@@ -137,6 +137,10 @@ CASES = [
     (["predict", "--mix", "prose=1", "--bootstrap", "-5"], ["--bootstrap"]),
     (["predict", "--mix", "prose=1", "--runs", "{t}/binary.csv"], ["--runs", "not a CSV"]),
     (["report", "--out", "{t}/adir"], ["--out", "is a directory"]),
+    (["report", "--out", "{t}/r.pdf", "--size", "1e30"], ["--size"]),
+    (["backtest", "--bootstrap", "-1"], ["--bootstrap"]),
+    (["demo", "--out", "{t}/law.csv"], ["--out", "is a file"]),
+    (["demo", "--out", "{t}/demo", "--jobs", "0"], ["--jobs"]),
     # already covered by the per-command tests, folded in here
     (["data", "stats", "--mix", "prose=1,dyk=1", "--tokens", "1M"], ["unknown domain 'dyk'"]),
     (["data", "stats", "--mix", "prose=-1", "--tokens", "1M"], ["must be > 0"]),
