@@ -53,7 +53,7 @@ def _files(root: Path) -> dict[str, str]:
         "mix.csv": "mix_a,mix_b,loss\n" + "".join(f"{w},{1 - w},{3 - w}\n"
                                                  for w in (0.1, 0.3, 0.5, 0.7, 0.9)),
         "empty.toml": 'sizes = ["20k"]\ntokens = "8k"\nrecipes = []\n',
-        "huge.toml": GOOD_GRID.replace('"20k"', '"1e11"'),
+        "huge.toml": GOOD_GRID.replace('"20k"', '"1e12"'),
         "good.toml": GOOD_GRID,
         "garbage/notes.txt": "not a run",
         "garbage/sub/config.jsn": "{",
@@ -84,7 +84,7 @@ def _train(*extra):
 CASES = [
     # issue 19: sizes and budgets this machine (or any) cannot train, refused with the estimate
     (_train("--size", "1e30"), ["--size", "too large"]),
-    (_train("--size", "1e11"), ["--size 1e11", "needs at least", "TiB", "lower --size"]),
+    (_train("--size", "1e12"), ["--size 1e12", "needs at least", "TiB", "lower --size"]),
     (_train("--tokens", "1e30"), ["--tokens", "lower --tokens"]),
     (["predict", "--mix", "prose=1", "--size", "1e30"], ["--size", "shape rule"]),
     (["predict", "--mix", "prose=1", "--tokens", "1e30"], ["--tokens"]),
@@ -118,7 +118,7 @@ CASES = [
     (["import", "{t}/binary.csv", "--out", "{t}/store"], ["not a CSV file"]),
     (["data", "show", "dyck", "-n", "-1"], ["-n", "≥ 1"]),
     (["grid", "{t}/empty.toml", "--out", "{t}/grid"], ["'recipes'", "non-empty"]),
-    (["grid", "{t}/huge.toml", "--out", "{t}/grid"], ["size 1e11", "needs at least"]),
+    (["grid", "{t}/huge.toml", "--out", "{t}/grid"], ["size 1e12", "needs at least"]),
     (["runs", "{t}/garbage"], ["no runs under"]),
     (["runs", "{t}/law.csv"], ["is a file"]),
     # more options of the same kind
@@ -312,3 +312,31 @@ def test_the_cheap_checks_agree_with_the_library():
         cfg = RunConfig.from_args(size=size, mix="prose=1", tokens="1M")
         s = shape_for(cfg.size)
         assert non_embedding_params(s.n_layer, s.d_model) == cfg.n_params
+
+
+def test_cuda_checks_with_a_stand_in_gpu(monkeypatch):
+    """The CUDA branch of the device check, on a stand-in for one 80 GiB GPU (CPU-only CI)."""
+    import types
+
+    import torch
+
+    import scaling.validate as v
+
+    monkeypatch.setattr(v, "_no_cuda_driver", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda i: types.SimpleNamespace(total_memory=80 * 2**30))
+    assert v.check_device("cuda") == ("cuda", 80 * 2**30)
+    assert v.check_device(None) == ("cuda", 80 * 2**30)
+    with pytest.raises(v.ConfigError, match=r"cuda:1: this machine has 1 CUDA device"):
+        v.check_device("cuda:1")
+    dev, mem = v.check_device("cuda:0")
+    v.check_fits(v.shape_for(10**9), 256, 32, 128, dev, mem)  # a 1B model fits in 80 GiB
+    with pytest.raises(v.ConfigError, match=r"more than the 80 GiB of memory of cuda:0"):
+        v.check_fits(v.shape_for(10**10), 256, 32, 128, dev, mem)  # 16 B × 10B params do not
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(v.ConfigError, match="CUDA is not available"):
+        v.check_device("cuda")
+    assert v.check_device(None)[0] == "cpu"
