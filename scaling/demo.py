@@ -31,7 +31,8 @@ class DemoResult:
 
 
 def run_demo(out: str | os.PathLike = DEFAULT_OUT, spec: str = "cpu-tiny", jobs: int = 1,
-             progress: bool = True, echo: Callable[[str], None] = print) -> DemoResult:
+             progress: bool = True, echo: Callable[[str], None] = print,
+             precision: str | None = None) -> DemoResult:
     """Grid → fits → predictions → report, saying what it does as it goes (``echo``)."""
     from .predict import load_grid, predict_savings
     from .report import build_report
@@ -40,7 +41,7 @@ def run_demo(out: str | os.PathLike = DEFAULT_OUT, spec: str = "cpu-tiny", jobs:
     grid_dir = Path(out) / gs.name
     echo(f"[1/3] grid {gs.name}: {len(gs.configs())} runs into {grid_dir} "
          "(a rerun skips finished runs)")
-    res = run_grid(gs, grid_dir, jobs=jobs, progress=progress)
+    res = run_grid(gs, grid_dir, jobs=jobs, progress=progress, precision=precision)
     for r in res.results:
         if r["status"] != "done":
             echo(f"      run {r['run_id']} {r['status']}: {r.get('reason', '')}")

@@ -12,6 +12,11 @@ from pathlib import Path
 from .errors import ScalingError
 
 
+def cache_root() -> Path:
+    """Where caches live: ``$SCALING_CACHE`` or ``~/.cache/scaling`` (not created here)."""
+    return Path(os.environ.get("SCALING_CACHE", Path.home() / ".cache" / "scaling"))
+
+
 def runs_root() -> Path:
     """The folder holding ``grids/`` and ``reference/``."""
     env = os.environ.get("SCALING_RUNS")

@@ -4,24 +4,29 @@
     .venv/bin/python analysis/bench/bench_trainer.py --compile       # also the compiled path
     .venv/bin/python analysis/bench/bench_trainer.py --device cuda --presets 1M,100M
 
-What it prints, per preset: all variants live in one process and alternate within each of
-``--rounds`` rounds (a load spike from other processes then hits all of them alike); tokens/s
-is the median over rounds and the ratio the median of the per-round ratios (with its IQR):
+First the machine: CPU capability, oneDNN's native-bf16 check and what ``--precision auto``
+resolves to here (:mod:`scaling.hardware`). Then, per preset: all variants live in one process
+and alternate within each of ``--rounds`` rounds (a load spike from other processes then hits
+all of them alike); tokens/s is the median over rounds and the ratio the median of the
+per-round ratios (with its IQR):
 
 * tokens/s of the *reference*: a plain nanoGPT-style loop written below (learned positions,
   LayerNorm with biases, SDPA, eager fp32, ``torch.optim.AdamW`` defaults), same dims;
 * tokens/s of the trainer's step (``scaling.train.loop.train_step``: RoPE model, fused AdamW,
-  masked loss, clipping) in fp32, bf16 autocast (the default path) and optionally compiled;
+  masked loss, clipping) in fp32 and in the default precision (``auto``), optionally compiled.
+  bf16 is timed only where ``auto`` picks it: on a CPU without native bf16 it runs ~100× slower
+  than fp32 and is skipped (``--all-precisions`` times it anyway);
 * the ratio trainer / reference;
-* MFU = tokens/s × FLOPs/token / peak, against the fp32 and bf16 matmul peaks re-measured in
-  every round next to the variants (``torch.mm`` of 2048² on CPU, 8192² on CUDA); median over
-  rounds;
+* MFU = tokens/s × FLOPs/token / peak, against the fp32 (and, where bf16 runs, bf16) matmul
+  peaks re-measured in every round next to the variants (``torch.mm`` of 2048² on CPU, 8192²
+  on CUDA); median over rounds. The reference's fp32 MFU bounds what any fp32 path can gain
+  over it with the same FLOPs (printed as the ceiling);
 * peak memory of 3 steps in a fresh process: CPU peak RSS above the process's size after
   ``import torch``; CUDA ``max_memory_allocated``.
 
-Then (CPU, unless ``--skip-loss``) a fixed 1M-token run of the 1M preset on ``prose`` through
-``scaling.train.train`` in fp32 and in the default precision: final validation losses and their
-relative difference (target < 1%).
+Then (CPU, unless ``--skip-loss``, and only where the default is not fp32 itself) a fixed
+1M-token run of the 1M preset on ``prose`` through ``scaling.train.train`` in fp32 and in the
+default precision: final validation losses and their relative difference (target < 1%).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import torch.nn.functional as F
 PRESETS = {"100k": (100_000, 128, 32), "1M": (1_000_000, 256, 16),
            "100M": (100_000_000, 1024, 16)}
 VOCAB = 259
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 # --------------------------------------------------------------------------- reference
@@ -116,7 +122,7 @@ def matmul_peak(dtype, device, n=None, reps=None) -> float:
 def make_variant(variant: str, preset: str, device: str):
     """(step function, FLOPs per token, shape) of one variant with fixed random batches."""
     from scaling.train.config import ModelConfig, OptimConfig
-    from scaling.train.loop import make_optimizer, train_step
+    from scaling.train.loop import make_optimizer, make_scaler, train_step
     from scaling.train.model import build_model, flops_per_token, shape_for
 
     size, T, B = PRESETS[preset]
@@ -139,7 +145,7 @@ def make_variant(variant: str, preset: str, device: str):
             opt.zero_grad(set_to_none=True)
             return loss.item()
     else:
-        precision = "fp32" if variant == "fp32" else "bf16"
+        precision = variant.split("+")[0]
         model = build_model(cfg, seed=0, device=device)
         fwd = torch.compile(model) if variant.endswith("compile") else model
 
@@ -150,7 +156,9 @@ def make_variant(variant: str, preset: str, device: str):
 
         def step():
             return train_step(fwd, model, opt, x, y, mask, 1e-3, dev=device,
-                              precision=precision)
+                              precision=precision, scaler=scaler)
+
+        scaler = make_scaler(precision, device)
     return step, flops_per_token(cfg), shape, B * T
 
 
@@ -196,7 +204,7 @@ def child_memory(variant: str, preset: str, device: str) -> float:
 
 
 def time_interleaved(variants: list[str], preset: str, device: str, rounds: int,
-                     steps: int) -> dict:
+                     steps: int, low_precision: str | None) -> dict:
     """Tokens/s per variant and per round; variants alternate within every round, so a load
     spike from other processes hits all of them alike (ratios are taken within rounds)."""
     built = {v: make_variant(v, preset, device) for v in variants}
@@ -204,11 +212,11 @@ def time_interleaved(variants: list[str], preset: str, device: str, rounds: int,
         for _ in range(3):  # warm-up (and compilation)
             step()
     tps: dict[str, list[float]] = {v: [] for v in variants}
-    peaks: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    peaks: dict[str, list[float]] = {p: [] for p in ("fp32", low_precision) if p}
     for _ in range(rounds):
         # the matmul peaks are re-measured in every round, next to the variants they normalise
-        peaks["fp32"].append(matmul_peak(torch.float32, device, reps=1))
-        peaks["bf16"].append(matmul_peak(torch.bfloat16, device, reps=1))
+        for p in peaks:
+            peaks[p].append(matmul_peak(DTYPES[p], device, reps=1))
         for v, (step, _, _, tokens) in built.items():
             sync(device)
             t = time.perf_counter()
@@ -221,7 +229,7 @@ def time_interleaved(variants: list[str], preset: str, device: str, rounds: int,
 
 
 def loss_check(tokens: str = "1M") -> dict:
-    """Final prose validation loss of a fixed 1M-token run in fp32 vs the default precision."""
+    """Final prose validation loss of a fixed 1M-token run in fp32 vs the default (auto)."""
     from scaling.train import RunConfig, train
 
     cfg = RunConfig.from_args(size="1M", mix="prose=1", tokens=tokens, seed=0,
@@ -246,6 +254,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=0, help="timed steps (default by preset)")
     ap.add_argument("--compile", action="store_true", help="also time the compiled path")
     ap.add_argument("--skip-loss", action="store_true", help="skip the 1M-token loss check")
+    ap.add_argument("--all-precisions", action="store_true",
+                    help="time bf16 even where it is not native (slow: ~100× fp32 on AVX2)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--preset", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -255,22 +265,35 @@ def main() -> None:
         print(peak_memory(a.child, a.preset, a.device))
         return
 
-    peaks = {"fp32": matmul_peak(torch.float32, a.device),
-             "bf16": matmul_peak(torch.bfloat16, a.device)}
-    print(f"device {a.device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    from scaling.hardware import cpu_bf16_native, cpu_capability, resolve_precision
+
+    choice = resolve_precision("auto", a.device)
+    default = choice.precision
+    low = "bf16" if a.all_precisions and default == "fp32" else (
+        default if default != "fp32" else None)
+    peaks = {p: matmul_peak(DTYPES[p], a.device) for p in ("fp32", low) if p}
+    print(f"device {a.device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"CPU capability {cpu_capability()}, native bf16 (oneDNN) "
+          f"{'yes' if cpu_bf16_native() else 'no'}")
+    print(f"precision auto → {choice}")
     print("matmul peak (torch.mm): " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s"
                                                  for k, v in peaks.items()))
-    variants = ["reference", "fp32", "bf16"] + (["bf16+compile"] if a.compile else [])
-    default = "bf16"
-    summary = {"peaks_flops": peaks, "presets": {}}
+    if low is None:
+        print("bf16 variants skipped: not native here (--all-precisions times them anyway)")
+    variants = ["reference", "fp32"] + ([low] if low else [])
+    if a.compile:
+        variants += [f"{v}+compile" for v in variants[1:]]
+    summary = {"capability": cpu_capability(), "auto": {"precision": default,
+                                                        "reason": choice.reason},
+               "peaks_flops": peaks, "presets": {}}
     for preset in a.presets.split(","):
         steps = a.steps or {"100k": 6, "1M": 3, "100M": 10}[preset]
-        res = time_interleaved(variants, preset, a.device, a.rounds, steps)
+        res = time_interleaved(variants, preset, a.device, a.rounds, steps, low)
         tps, fpt = res["tokens_per_s"], res["flops_per_token"]
         print(f"\npreset {preset} ({res['shape']}, ctx {PRESETS[preset][1]}, "
               f"batch {PRESETS[preset][2]}; {a.rounds} interleaved rounds × {steps} steps)")
         print(f"  {'variant':14s} {'tokens/s':>10s} {'× ref':>6s} {'(IQR)':>11s} "
-              f"{'MFU fp32':>9s} {'MFU bf16':>9s} {'peak MiB':>9s}")
+              + " ".join(f"{'MFU ' + p:>9s}" for p in res["peaks"]) + f" {'peak MiB':>9s}")
         rows = {}
         for v in variants:
             med = statistics.median(tps[v])
@@ -278,23 +301,27 @@ def main() -> None:
             q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
             # the reference has the same matmuls (+ biases, learned positions): same FLOPs;
             # MFU per round against that round's peaks, then the median
-            mfu32 = statistics.median(t * fpt / pk for t, pk in
-                                      zip(tps[v], res["peaks"]["fp32"], strict=True))
-            mfu16 = statistics.median(t * fpt / pk for t, pk in
-                                      zip(tps[v], res["peaks"]["bf16"], strict=True))
+            mfu = {p: statistics.median(t * fpt / pk for t, pk in zip(tps[v], pks, strict=True))
+                   for p, pks in res["peaks"].items()}
             mem = child_memory(v, preset, a.device)
             rows[v] = {"tokens_per_s": med, "ratio_vs_reference": statistics.median(ratios),
-                       "ratio_iqr": [q[0], q[2]], "mfu_fp32_peak": mfu32,
-                       "mfu_bf16_peak": mfu16, "peak_mem_mib": mem}
+                       "ratio_iqr": [q[0], q[2]],
+                       **{f"mfu_{p}_peak": m for p, m in mfu.items()}, "peak_mem_mib": mem}
             print(f"  {v:14s} {med:10.0f} {rows[v]['ratio_vs_reference']:6.2f} "
-                  f"{q[0]:5.2f}–{q[2]:<5.2f} {mfu32:9.1%} {mfu16:9.1%} {mem:9.0f}")
-        print(f"  default path ({default}) / reference = {rows[default]['ratio_vs_reference']:.2f}"
-              + ("  (target ≥ 1.5 on 1M)" if preset == "1M" else ""))
+                  f"{q[0]:5.2f}–{q[2]:<5.2f} " + " ".join(f"{m:9.1%}" for m in mfu.values())
+                  + f" {mem:9.0f}")
+        target = "  (target ≥ 1.5 on 1M)" if preset == "1M" else ""
+        print(f"  default path ({default}) / reference = "
+              f"{rows[default]['ratio_vs_reference']:.2f}{target}")
+        print(f"  fp32 path / reference = {rows['fp32']['ratio_vs_reference']:.2f}{target}; the "
+              f"reference runs at {rows['reference']['mfu_fp32_peak']:.0%} of the fp32 matmul "
+              f"peak, so the same FLOPs in fp32 can gain at most "
+              f"{1 / rows['reference']['mfu_fp32_peak']:.2f}× over it")
         pk = {k: statistics.median(v) for k, v in res["peaks"].items()}
-        print(f"  matmul peaks in these rounds (median): fp32 {pk['fp32'] / 1e9:.0f}, "
-              f"bf16 {pk['bf16'] / 1e9:.0f} GFLOP/s")
+        print("  matmul peaks in these rounds (median): "
+              + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in pk.items()) + " GFLOP/s")
         summary["presets"][preset] = {**rows, "peaks_flops": pk}
-    if a.device == "cpu" and not a.skip_loss:
+    if a.device == "cpu" and not a.skip_loss and default != "fp32":
         lc = loss_check()
         print("\nfixed 1M-token run, 1M preset, prose: final validation loss "
               f"fp32 {lc['fp32']['val_loss']['prose']:.4f} ({lc['fp32']['seconds']:.0f} s), "

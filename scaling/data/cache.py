@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import cache_root
+
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("SCALING_CACHE", Path.home() / ".cache" / "scaling"))
+    root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     return root
 
