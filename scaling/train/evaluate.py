@@ -7,11 +7,14 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 def autocast(device: str, precision: str):
-    """bf16 autocast context for ``precision == 'bf16'`` (CPU or CUDA), else a no-op."""
-    if precision == "bf16":
-        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+    """bf16/fp16 autocast context (CPU or CUDA) for those precisions, else a no-op."""
+    if precision in AUTOCAST_DTYPES:
+        return torch.autocast(device_type=torch.device(device).type,
+                              dtype=AUTOCAST_DTYPES[precision])
     return contextlib.nullcontext()
 
 
@@ -61,3 +64,21 @@ def probe_accuracies(model, tokenizer, n: int, difficulty: int, device: str,
     finally:
         model.train(was_training)
     return {k: float(v) for k, v in acc.items()}
+
+
+def task_accuracies(model, answer_sets: dict, device: str,
+                    precision: str = "fp32") -> dict[str, tuple[float, float]]:
+    """``{task: (exact_match, token_accuracy)}`` on each task's fixed held-out
+    :class:`scaling.skills.evaluate.AnswerSet`."""
+
+    @torch.no_grad()
+    def logits_fn(ids: torch.Tensor) -> torch.Tensor:
+        with autocast(device, precision):
+            return model(ids.to(device)).float()
+
+    was_training = model.training
+    model.eval()
+    try:
+        return {name: s.score(logits_fn, device) for name, s in answer_sets.items()}
+    finally:
+        model.train(was_training)
