@@ -290,8 +290,10 @@ def check_text_file(path: Path, what: str, kind: str = "text") -> None:
 
 
 def check_table_source(path: Path) -> None:
-    """A CSV file or a run-store directory given to ``fit``: it exists; a file is text."""
+    """A CSV file or a run-store directory given to ``fit``: it exists; a file is text; a
+    directory holds runs."""
     if path.is_dir():
+        check_holds_runs(path)
         return
     if not path.exists():
         raise ConfigError(f"no such file or run directory: {path}")
@@ -299,11 +301,12 @@ def check_table_source(path: Path) -> None:
 
 
 def check_count(text: str | None, option: str, maximum: float | None = None,
-                why: str = "the largest accepted") -> float | None:
-    """A count option (``--size``, ``--tokens``, ``--min-tokens``) read and bounded."""
+                why: str = "the largest accepted", what: str | None = None) -> float | None:
+    """A count option (``--size``, ``--tokens``, ``--min-tokens``) read and bounded; ``what``
+    names it in a message about its spelling (default: ``option``)."""
     if text is None:
         return None
-    value = parse_count(text, option.removeprefix("--"))
+    value = parse_count(text, what or option)
     if maximum is not None and value > maximum:
         raise ConfigError(f"{option} {value:.3g} is larger than {maximum:.3g}, {why}; lower it")
     return float(value)
@@ -313,9 +316,9 @@ def check_predict_args(size: str | None, tokens: str | None, bootstrap: int) -> 
     """``predict`` targets: a size the shape rule can build, a budget below :data:`MAX_TOKENS`."""
     from .shape import MAX_PARAMS
 
-    check_count(size, "--size", MAX_PARAMS, "the largest model of the shape rule")
+    check_count(size, "--size", MAX_PARAMS, "the largest model of the shape rule", "size")
     if tokens is not None and not str(tokens).strip().lower().endswith("x"):
-        check_count(tokens, "--tokens", MAX_TOKENS, "more text than any corpus holds")
+        check_count(tokens, "--tokens", MAX_TOKENS, "more text than any corpus holds", "tokens")
     at_least(bootstrap, "--bootstrap", 0)
 
 
@@ -407,5 +410,16 @@ def check_runs_source(runs: Path | None) -> None:
         return
     if not runs.exists():
         raise ConfigError(f"no such run store or CSV: {runs} (--runs)")
-    if not runs.is_dir():
+    if runs.is_dir():
+        check_holds_runs(runs, "--runs")
+    else:
         check_text_file(runs, "--runs file", "CSV")
+
+
+def check_holds_runs(path: Path, option: str = "") -> None:
+    """A run store (a run, a grid or a folder of grids) with at least one run in it."""
+    from .store import find_run_dirs
+
+    if not find_run_dirs(path):
+        raise ConfigError(f"no runs under {path}{f' ({option})' if option else ''}: no directory "
+                          "there holds a config.json; give a run store (or a CSV)")
