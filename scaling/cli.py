@@ -140,11 +140,10 @@ def import_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Build a run store from a plain CSV (other trainers, published curves)."""
-    from .validate import check_text_file
+    from .validate import check_run_dir, check_text_file
 
     check_text_file(csv, "CSV file", "CSV")
-    if out.exists() and not out.is_dir():
-        fail(f"--out {out} is a file; give a directory for the run store")
+    check_run_dir(out)
     from .importer import import_csv
 
     res = import_csv(csv, out, drop_bad_rows=drop_bad_rows)

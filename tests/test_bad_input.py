@@ -107,6 +107,8 @@ CASES = [
     (["import", "{t}/inf.csv", "--out", "{t}/store"], ["row 3", "infinite"]),
     (["import", "{t}/dup.csv", "--out", "{t}/store"], ["row 11", "repeat"]),
     (["import", "{t}/header.csv", "--out", "{t}/store"], ["no data rows"]),
+    (["import", "{t}/law.csv", "--out", "{t}/law.csv"], ["--out", "is a file"]),
+    (["import", "{t}/law.csv", "--out", "{t}/law.csv/store"], ["--out", "is a file"]),
     (["fit", "grok", "{t}/grok.csv"], ["row 6", "'value'", "[0, 1]"]),
     (["fit", "grok", "{t}/grok_nan.csv"], ["row 3", "'value'"]),
     # issue 19: files that are not what they should be
