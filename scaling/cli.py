@@ -480,7 +480,7 @@ def data_stats_cmd(
     at_least(batch_size, "--batch-size", 1)
     at_least(seq_len, "--seq-len", 1)
     budget = parse_tokens(tokens)
-    check_budget(budget, batch_size, seq_len)
+    check_budget(budget, batch_size, seq_len, one_batch=False)  # a part-batch is one step
     from .data.stream import mix_stats
 
     st = mix_stats(mix, budget, batch_size, seq_len, seed)

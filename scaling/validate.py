@@ -65,13 +65,13 @@ def parse_size(size: str | int | float, what: str = "size") -> int:
         raise ConfigError(f"{e} (--size is a non-embedding parameter count)") from None
 
 
-def check_budget(tokens: int, batch_size: int, seq_len: int) -> None:
-    """A training budget of at least one batch and at most :data:`MAX_TOKENS`."""
+def check_budget(tokens: int, batch_size: int, seq_len: int, one_batch: bool = True) -> None:
+    """A training budget of at most :data:`MAX_TOKENS` and (``one_batch``) at least one batch."""
     if tokens > MAX_TOKENS:
         raise ConfigError(f"--tokens {tokens:.3g} is more than {MAX_TOKENS:.0e}, the largest "
                           "budget accepted (more text than any corpus holds); lower --tokens")
     per_step = batch_size * seq_len
-    if tokens < per_step:
+    if one_batch and tokens < per_step:
         raise ConfigError(
             f"--tokens {tokens} is smaller than one batch ({per_step} = {batch_size} sequences × "
             f"{seq_len} tokens); raise --tokens or lower --batch-size/--seq-len")
