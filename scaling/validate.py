@@ -216,6 +216,14 @@ def check_run_dir(out: Path, option: str = "--out") -> None:
         raise ConfigError(f"cannot create run directory {out} ({option}): {parent} is a file")
 
 
+def check_precision(precision: str | None, option: str = "--precision") -> None:
+    """A precision name (``auto`` or one of :data:`scaling.hardware.PRECISIONS`)."""
+    from .hardware import PRECISIONS
+
+    if precision not in (None, "", "auto") and precision not in PRECISIONS:
+        raise ConfigError(f"unknown {option} {precision!r}; use auto, {', '.join(PRECISIONS)}")
+
+
 def check_train_args(size: str, mix: str, tokens: str, *, batch_size: int = 32,
                      seq_len: int = 128, layers: int | None = None, lr: float | None = None,
                      warmup_steps: int | None = None, schedule: str = "cosine",
@@ -246,6 +254,7 @@ def check_train_args(size: str, mix: str, tokens: str, *, batch_size: int = 32,
     budget = parse_tokens(tokens, non_embedding_params(shape.n_layer, shape.d_model))
     check_budget(budget, batch_size, seq_len)
     at_least(keep_checkpoints, "--keep-checkpoints", 1, " (the newest is needed to resume)")
+    check_precision(precision)
     if out is not None:
         check_run_dir(out)
     dev, memory = check_device(device)
@@ -387,6 +396,7 @@ def check_grid_args(spec, *, device: str | None = None, jobs: int = 1,
         raise ConfigError(f"unknown --executor {executor!r}; use local or submitit")
     at_least(jobs, "--jobs", 1)
     at_least(keep_checkpoints, "--keep-checkpoints", 1, " (the newest is needed to resume)")
+    check_precision(precision)
     if executor == "submitit":
         return  # the runs train on the cluster's machines, not this one
     dev, memory = check_device(device)

@@ -96,6 +96,8 @@ CASES = [
     (_train("--warmup-steps", "-1"), ["--warmup-steps"]),
     (_train("--batch-size", "0"), ["--batch-size"]),
     (_train("--keep-checkpoints", "0"), ["--keep-checkpoints"]),
+    (_train("--precision", "fp8"), ["--precision", "'fp8'"]),
+    (["grid", "{t}/good.toml", "--out", "{t}/grid", "--precision", "half"], ["--precision"]),
     (_train("--out", "{t}/law.csv"), ["--out", "is a file"]),
     # issue 19: CSV rows, the same for import, fit law and fit grok
     (["fit", "law", "{t}/header.csv"], ["no data rows"]),
