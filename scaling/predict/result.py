@@ -28,6 +28,16 @@ def verdict(lo: float, hi: float) -> str:
     return "no resolved difference"
 
 
+def _ratio(x: float) -> str:
+    """A savings ratio to 3 figures, more where 3 would print a value that is not 1 as ``1``
+    (the verdict turns on the side of 1)."""
+    for d in range(3, 6):
+        t = f"{x:.{d}g}"
+        if t != "1" or x == 1:
+            break
+    return t
+
+
 def _loss_iv(iv) -> str:
     lo, hi = iv
     return "" if np.isnan(lo) or np.isnan(hi) else f" [{lo:.4f}, {hi:.4f}]"
@@ -113,8 +123,8 @@ class SavingsPrediction:
         lo, hi = self.interval
         if np.isnan(lo) or np.isnan(hi):
             return "no interval (bootstrap 0: point estimate only)"
-        hi_txt = f"{hi:.3g}" if np.isfinite(hi) else "never"
-        return f"{int(round(self.level * 100))}% interval [{lo:.3g}, {hi_txt}]"
+        hi_txt = _ratio(hi) if np.isfinite(hi) else "never"
+        return f"{int(round(self.level * 100))}% interval [{_ratio(lo)}, {hi_txt}]"
 
     def bound_text(self) -> str:
         """``""`` or ``"E at its lower bound (baseline and recipe laws)"``: parameters the data

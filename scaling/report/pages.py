@@ -113,7 +113,7 @@ def summary_page(ctx: ReportContext) -> list:
         vals = vals[np.isfinite(vals) & (vals > 0)]
         if vals.size:
             ax_s.set_xlim(min(vals.min(), 0.9) / 1.3, max(vals.max(), 1.1) * 1.3)
-    style.plain_log(ax_s, "x")
+    style.ratio_ticks(ax_s, *ax_s.get_xlim(), axis="x")
     lines = [_target_text(ctx) + ". Hollow dots: extrapolated beyond the grid's sizes "
              "(interval widened).",
              "Verdicts follow the interval: 'saves data' only when all of it is below 1, "
@@ -310,15 +310,15 @@ def _param_cell(law, name: str) -> tuple[str, bool]:
     v, lo, hi = float(p["value"]), float(p["ci_low"]), float(p["ci_high"])
     at, kind = law.at_bound.get(name), law.ci_kind[name]
     if kind == "unbounded":
-        return f"{v:.3g}\n{f'at {at} bound' if at else 'no interval'}", True
+        return f"{style.num(v, 3)}\n{f'at {at} bound' if at else 'no interval'}", True
     if kind == "none":
-        return f"{v:.3g}\nno interval", at is not None
-    top = f"{v:.3g}" + (f" (at {at} bound)" if at else "")
+        return f"{style.num(v, 3)}\nno interval", at is not None
+    top = style.num(v, 3) + (f" (at {at} bound)" if at else "")
     if kind == "upper-only":
-        return f"{top}\n≤ {hi:.2g}" + ("" if at else " (1-sided)"), True
+        return f"{top}\n≤ {style.num(hi)}" + ("" if at else " (1-sided)"), True
     if kind == "lower-only":
-        return f"{top}\n≥ {lo:.2g}" + ("" if at else " (1-sided)"), True
-    return f"{top}\n[{lo:.2g}, {hi:.2g}]", at is not None
+        return f"{top}\n≥ {style.num(lo)}" + ("" if at else " (1-sided)"), True
+    return f"{top}\n{style.num_pair(lo, hi)}", at is not None
 
 
 # --------------------------------------------------------------------------- 4 grokking
@@ -588,7 +588,7 @@ def savings_size_page(ctx: ReportContext) -> list:
             style.log_ticks(ax)
             style.ratio_ticks(ax, ylo, yhi)
             last = g.iloc[-1]
-            ax.set_title(f"{style.short(r, 38)}\nat target: "
+            ax.set_title(f"{style.short(r, 46)}\nat target: "
                          f"{style.fmt_interval(last['s'], last['lo'], last['hi'], 2)}, "
                          f"{verdict(last['lo'], last['hi'])}", fontsize=7)
             if i % ncol == 0:
@@ -822,12 +822,15 @@ def provenance_pages(ctx: ReportContext, extra: dict | None = None) -> list:
                 fig.text(x[c], y0, "\n".join(chunk), fontsize=6.5, family="monospace",
                          va="top", linespacing=1.25)
         rest = rows[per_col * cols:]
-        per_page = 2 * 62
+        # at most 2 × 62 rows a page, spread evenly over the pages (no last page of 20 rows)
+        n_pages = int(np.ceil(len(rest) / (2 * 62)))
+        per_page = int(np.ceil(len(rest) / n_pages)) if n_pages else 1
+        col = int(np.ceil(per_page / 2))
         for k in range(0, len(rest), per_page):
             f2 = new_page("Methods and provenance: runs (continued)")
             part = rest[k:k + per_page]
             for c in range(2):
-                chunk = part[c * 62:(c + 1) * 62]
+                chunk = part[c * col:(c + 1) * col]
                 if chunk:
                     f2.text(x[c], 0.89, "\n".join(chunk), fontsize=6.5, family="monospace",
                             va="top", linespacing=1.25)

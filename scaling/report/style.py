@@ -201,19 +201,19 @@ def plain_log(ax, axis: str = "x") -> None:
 
 def ratio_ticks(ax, lo: float, hi: float, axis: str = "y") -> None:
     """Ticks at round ratios (0.8, 1, 1.25, 1.5, 2, …) on a log axis spanning ``[lo, hi]``:
-    the finest ladder that gives at most 8 ticks, and always 1, the no-difference line."""
+    the finest ladder that gives 3 to 7 ticks (1, the no-difference line, among them)."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
     ladders = [
         (0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3),
-        (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 7, 10),
+        (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10),
         (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100),
         tuple(10.0 ** k for k in range(-8, 9)),
     ]
     ticks = []
     for ladder in ladders:
         ticks = [t for t in ladder if lo <= t <= hi]
-        if 3 <= len(ticks) <= 8 or (ticks and len(ticks) <= 8 and ladder is ladders[-1]):
+        if 3 <= len(ticks) <= 7 or (ticks and len(ticks) <= 7 and ladder is ladders[-1]):
             break
     a = ax.yaxis if axis == "y" else ax.xaxis
     a.set_major_locator(FixedLocator(ticks or [1.0]))
@@ -222,7 +222,34 @@ def ratio_ticks(ax, lo: float, hi: float, axis: str = "y") -> None:
     a.set_minor_formatter(NullFormatter())
 
 
+def num(x: float, digits: int = 2) -> str:
+    """``x`` to ``digits`` significant figures, without exponent notation for 100–99,999
+    (``120``, not ``1.2e+02``)."""
+    t = f"{x:.{digits}g}"
+    return f"{x:.0f}" if "e+" in t and abs(x) < 1e5 else t
+
+
+def num_pair(lo: float, hi: float, digits: int = 2) -> str:
+    """``[lo, hi]`` with as many figures (up to 5) as it takes for the two ends to differ: a
+    narrow interval never prints as ``[0.27, 0.27]``."""
+    for d in range(digits, 6):
+        a, b = num(lo, d), num(hi, d)
+        if a != b:
+            break
+    return f"[{a}, {b}]"
+
+
 def fmt_interval(v: float, lo: float, hi: float, digits: int = 3) -> str:
+    """``s [lo, hi]``; an end that is not 1 never prints as ``1`` (the verdict turns on which
+    side of 1 it lies, so 1.0006 prints as 1.0006, not 1)."""
     def f(x):
-        return "∞" if np.isinf(x) else ("–" if not np.isfinite(x) else f"{x:.{digits}g}")
+        if np.isinf(x):
+            return "∞"
+        if not np.isfinite(x):
+            return "–"
+        for d in range(digits, 6):
+            t = f"{x:.{d}g}"
+            if t != "1" or x == 1:
+                break
+        return t
     return f"{f(v)} [{f(lo)}, {f(hi)}]"
