@@ -245,3 +245,23 @@ def test_small_grid_pages_are_not_mostly_blank(tmp_path):
         lo, hi = axes[0].get_ylim()
         assert 1.0 in ticks and ((ticks >= lo) & (ticks <= hi)).sum() >= 3
         style.plt.close(fig)
+
+
+def test_degenerate_aggregation_exponents_are_not_printed_as_numbers():
+    """A Zipf exponent near 0 made β = (z − 1)/z = −26680.844 a legend entry; such fits, and
+    skill sums that do not describe the loss, are said to have failed."""
+    from types import SimpleNamespace as NS
+
+    from scaling.report.pages import _aggregate_exponents
+
+    def res(beta_s, zipf, r2=0.9, beta_p=0.232, at=None, warnings=()):
+        return NS(power=NS(at_bound=at or {}), exponent_power=beta_p, exponent_skills=beta_s,
+                  zipf_exponent=zipf, r2_skills=r2, warnings=list(warnings))
+
+    assert _aggregate_exponents(res(0.35, 1 / 0.65)) == ("β = 0.232", "β = 0.350")
+    p, s = _aggregate_exponents(res((3.7e-5 - 1) / 3.7e-5, 3.7e-5))
+    assert p == "β = 0.232" and s.startswith("degenerate fit") and "26" not in s
+    assert _aggregate_exponents(res(0.278, 1.385, r2=0.024))[1].startswith("failed fit")
+    assert _aggregate_exponents(res(np.nan, np.nan))[1] == "no fit"
+    p, _ = _aggregate_exponents(res(0.35, 1 / 0.65, beta_p=3.0, at={"beta": "upper"}))
+    assert p == "β = 3.000 (at upper bound)"
