@@ -7,22 +7,33 @@ Layout (DESIGN.md, "Run directory")::
       metrics.jsonl    one JSON object per line: {"step","tokens","kind","name","value", ...};
                        append-only, every append fsync'd
       ckpt/step_<n>.pt model + optimizer + RNG + data position, written atomically (tmp + rename)
+      ckpt/step_<n>.pt.sha256
+                       its SHA-256 (``sha256sum`` format), written before it; a checkpoint
+                       whose bytes do not match is refused on load like a truncated one
       DONE | FAILED    marker file holding the reason; a run with neither is "incomplete"
 
-Writers use :class:`RunWriter`; everything that reads runs goes through :func:`load_runs`,
-which returns a tidy long frame (one row per logged value) and a run table. Failed,
-incomplete and corrupt runs are reported in the run table and left out of the frame unless
-asked for; a truncated last line of ``metrics.jsonl`` (a crash mid-write) is dropped with a
-warning and is not fatal.
+This module is the only code that knows these names. The trainer and the grid go through
+:class:`RunDir` (status, markers, metrics records, verified checkpoints) and :class:`RunWriter`
+(a RunDir that creates the directory and appends metrics); everything that reads a store goes
+through :func:`load_runs`, which returns a tidy long frame (one row per logged value) and a run
+table. Failed, incomplete and corrupt runs are reported in the run table and left out of the
+frame unless asked for; a truncated last line of ``metrics.jsonl`` (a crash mid-write) is
+dropped with a warning (:attr:`Runs.warnings`) and is not fatal.
+
+Identity: a run's ``config.json`` hashes to its ``run_id`` (:func:`scaling.hashing.config_hash`)
+and a directory named like a run id holds that run. :func:`load_runs` refuses, naming them, a
+``config.json`` edited or copied from another run, and a second directory holding a run already
+found (a backup copy inside the store): their metrics are never merged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
-import tempfile
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +41,21 @@ from typing import Any
 
 import pandas as pd
 
+from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import ScalingError
+from .hashing import canonical_json, config_hash, diff_configs, json_default
+
+__all__ = [
+    "CONFIG", "METRICS", "CKPT_DIR", "DONE", "FAILED", "KINDS", "FRAME_COLUMNS", "RUN_COLUMNS",
+    "STATUSES", "StoreError", "ConfigMismatch", "CheckpointError", "RunDir", "RunWriter", "Runs",
+    "atomic_torch_save", "atomic_write_bytes", "atomic_write_text", "canonical_json",
+    "config_hash", "diff_configs", "find_run_dirs", "is_run_dir", "load_runs", "metrics_line",
+]
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 CKPT_DIR = "ckpt"
+CHECKSUM = ".sha256"
 DONE = "DONE"
 FAILED = "FAILED"
 
@@ -51,6 +72,11 @@ RUN_COLUMNS = [
     "status", "reason", "tokens", "n_records", "warnings", "path",
 ]
 STATUSES = ("done", "failed", "incomplete")
+#: The trainer's run ids (:func:`config_hash`, 10 hex digits): a directory named like one must
+#: hold that run (the grid names every run directory by its id).
+_HASH_ID = re.compile(r"[0-9a-f]{10}")
+#: Configs written by ``scaling import``: their ids hash the imported data too.
+_IMPORTED = "import:"
 
 
 class StoreError(ScalingError):
@@ -73,97 +99,67 @@ class ConfigMismatch(StoreError):
         )
 
 
-# --------------------------------------------------------------------------- hashing
+class CheckpointError(StoreError):
+    """A checkpoint file that cannot be trusted (no checksum, wrong checksum, unloadable)."""
 
 
-def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and no whitespace: the form that is hashed."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+# --------------------------------------------------------------------------- checkpoints
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):  # numpy scalars
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, set | frozenset):
-        return sorted(obj)
-    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
-
-
-def config_hash(config: Mapping[str, Any], length: int = 10) -> str:
-    """Short, stable hash of a configuration (keys ``run_id`` and ``out`` are ignored)."""
-    body = {k: v for k, v in config.items() if k not in ("run_id", "out")}
-    return hashlib.sha256(canonical_json(body).encode()).hexdigest()[:length]
-
-
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def diff_configs(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Keys (dotted for nested mappings) whose values differ between two configs."""
-    fa, fb = _flatten(json.loads(canonical_json(a))), _flatten(json.loads(canonical_json(b)))
-    return {k: (fa.get(k), fb.get(k)) for k in sorted(fa.keys() | fb.keys())
-            if fa.get(k) != fb.get(k)}
-
-
-# --------------------------------------------------------------------------- atomic I/O
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + CHECKSUM)
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` through a temporary file and a rename, fsync'd."""
-    import io
+    """``torch.save`` through a temporary file and a rename, fsync'd, with its SHA-256 beside.
 
+    The checksum file is renamed into place *before* the checkpoint, so a checkpoint is never
+    seen without its checksum; a crash between the two leaves a checksum without a file, which
+    nothing reads.
+    """
     import torch
 
+    path = Path(path)
     buf = io.BytesIO()
     torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    data = buf.getvalue()
+    atomic_write_text(_checksum_path(path), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    atomic_write_bytes(path, data)
 
 
-# --------------------------------------------------------------------------- writer
+def verify_checkpoint(path: str | os.PathLike) -> None:
+    """Raise :class:`CheckpointError` unless ``path`` matches the SHA-256 written beside it."""
+    path = Path(path)
+    try:
+        expected = _checksum_path(path).read_text().split()[0]
+    except FileNotFoundError:
+        raise CheckpointError(f"no checksum file {_checksum_path(path).name}") from None
+    except (OSError, UnicodeDecodeError, IndexError) as e:
+        raise CheckpointError(f"unreadable checksum file {_checksum_path(path).name} "
+                              f"({type(e).__name__})") from None
+    with open(path, "rb") as f:
+        actual = hashlib.file_digest(f, "sha256").hexdigest()
+    if actual != expected:
+        raise CheckpointError(f"checksum mismatch (sha256 {actual[:12]}…, written "
+                              f"{expected[:12]}…): the file was damaged after it was written")
+
+
+def load_checkpoint_file(path: str | os.PathLike, **load_kwargs: Any) -> dict:
+    """A verified checkpoint's state (``weights_only=True``: tensors and plain data, no code).
+
+    Raises :class:`CheckpointError` naming what is wrong (checksum, truncation, a pickle that
+    would run code, ...).
+    """
+    import torch
+
+    verify_checkpoint(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, **load_kwargs)
+    except Exception as e:  # truncated zip, tampered pickle, ...
+        raise CheckpointError(f"{type(e).__name__}: {e}") from None
+
+
+# --------------------------------------------------------------------------- metrics format
 
 
 def _clean_value(v: Any) -> Any:
@@ -177,10 +173,156 @@ def _clean_value(v: Any) -> Any:
 def metrics_line(record: Mapping[str, Any]) -> str:
     """One ``metrics.jsonl`` line (compact JSON, non-finite values cleaned)."""
     return json.dumps({k: _clean_value(v) for k, v in record.items()},
-                      separators=(",", ":"), default=_json_default)
+                      separators=(",", ":"), default=json_default)
 
 
-class RunWriter:
+def _parse_metrics(data: bytes, strict: bool = True) -> tuple[list[dict], list[str], str | None]:
+    """Records, tolerated warnings, and a corruption reason (None when readable).
+
+    A file ending without ``"\\n"`` was cut mid-write: its last piece is dropped with a warning,
+    not fatal; so is a cut-off record followed by good ones (a crash, then a resume). With
+    ``strict``, any other bad line makes the whole file corrupt (no records); without, bad lines
+    are skipped (the trainer rebuilding its own summary).
+    """
+    lines = data.split(b"\n")
+    records, warnings = [], []
+    complete, tail = lines[:-1], lines[-1]
+    records_tail = None
+    if tail.strip():
+        try:
+            records_tail = json.loads(tail)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            warnings.append(f"truncated last line of {METRICS} dropped")
+    for i, raw in enumerate(complete, 1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if raw.lstrip().startswith(b"{") and not raw.rstrip().endswith(b"}"):
+                warnings.append(f"partial line {i} of {METRICS} dropped")
+                continue
+            if strict:
+                return [], warnings, f"{METRICS} line {i} is not JSON"
+            continue
+        if not isinstance(rec, dict) or not {"step", "kind", "name", "value"} <= rec.keys():
+            if strict:
+                return [], warnings, f"{METRICS} line {i} lacks step/kind/name/value"
+            continue
+        records.append(rec)
+    if isinstance(records_tail, dict):
+        records.append(records_tail)
+    return records, warnings, None
+
+
+# --------------------------------------------------------------------------- one run
+
+
+class RunDir:
+    """One run directory as laid out above: its config, markers, metrics and checkpoints.
+
+    Reading and marking need no config (any process can ask a run's status or mark it
+    failed); :class:`RunWriter` also creates the directory and writes the config and metrics.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.refused_checkpoints: list[tuple[Path, str]] = []
+
+    # -- config -----------------------------------------------------------------------
+    def read_config(self) -> dict | None:
+        """The stored ``config.json`` (None when there is none)."""
+        p = self.path / CONFIG
+        if not p.exists():
+            return None
+        try:
+            return json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise StoreError(f"{p} is unparsable ({e}); delete the run directory "
+                             "to start it over") from e
+
+    def config_mismatch(self, config: Mapping[str, Any]) -> ConfigMismatch | None:
+        """The error to raise if this directory holds a config other than ``config``
+        (``config`` with its ``run_id``), else None."""
+        stored = self.read_config()
+        if stored is None:
+            return None
+        differing = diff_configs(stored, config)
+        return ConfigMismatch(self.path, differing) if differing else None
+
+    # -- status -----------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        """``done``, ``failed``, ``incomplete``, or ``pending`` (no directory yet)."""
+        if (self.path / DONE).exists():
+            return "done"
+        if (self.path / FAILED).exists():
+            return "failed"
+        return "incomplete" if self.path.exists() else "pending"
+
+    @property
+    def reason(self) -> str:
+        """The text of the DONE or FAILED marker ("" when there is neither)."""
+        for marker in (DONE, FAILED):
+            try:
+                return (self.path / marker).read_text().strip()
+            except FileNotFoundError:
+                continue
+        return ""
+
+    def mark_done(self, reason: str = "finished") -> None:
+        (self.path / FAILED).unlink(missing_ok=True)
+        atomic_write_text(self.path / DONE, reason.rstrip() + "\n")
+
+    def mark_failed(self, reason: str) -> None:
+        atomic_write_text(self.path / FAILED, reason.rstrip() + "\n")
+
+    def clear_failed(self) -> None:
+        """Forget a FAILED marker (when a run is retried)."""
+        (self.path / FAILED).unlink(missing_ok=True)
+
+    # -- metrics ----------------------------------------------------------------------
+    def records(self) -> list[dict]:
+        """Every readable metrics record, in file order (unreadable lines skipped)."""
+        p = self.path / METRICS
+        return _parse_metrics(p.read_bytes(), strict=False)[0] if p.exists() else []
+
+    # -- checkpoints ------------------------------------------------------------------
+    def checkpoint_path(self, step: int) -> Path:
+        return self.path / CKPT_DIR / f"step_{step}.pt"
+
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """(step, path) of the checkpoints present, newest first."""
+        d = self.path / CKPT_DIR
+        out = []
+        for p in d.glob("step_*.pt") if d.exists() else []:
+            try:
+                out.append((int(p.stem.split("_", 1)[1]), p))
+            except ValueError:
+                continue
+        return sorted(out, reverse=True)
+
+    def load_checkpoint(self, step: int, **load_kwargs: Any) -> dict:
+        """The state saved at ``step``, verified (:class:`CheckpointError` when it is not good)."""
+        return load_checkpoint_file(self.checkpoint_path(step), **load_kwargs)
+
+    def load_latest_checkpoint(self, **load_kwargs: Any) -> tuple[int, dict] | None:
+        """Newest checkpoint that verifies and loads; damaged ones are skipped.
+
+        Returns ``(step, state)`` or None. Each refused file (no or wrong checksum,
+        truncated, a pickle that would run code) is recorded in :attr:`refused_checkpoints`
+        with the reason.
+        """
+        self.refused_checkpoints = []
+        for step, p in self.checkpoints():
+            try:
+                return step, load_checkpoint_file(p, **load_kwargs)
+            except CheckpointError as e:
+                self.refused_checkpoints.append((p, str(e)))
+        return None
+
+
+class RunWriter(RunDir):
     """Writes one run directory.
 
     Parameters
@@ -199,29 +341,23 @@ class RunWriter:
 
     def __init__(self, path: str | os.PathLike, config: Mapping[str, Any],
                  run_id: str | None = None):
+        super().__init__(path)
         self.config = dict(config)
         self.run_id = run_id or self.config.get("run_id") or config_hash(self.config)
         self.config["run_id"] = self.run_id
-        self.path = Path(path)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create run directory {self.path}: {e.strerror}") from e
         if not os.access(self.path, os.W_OK):
             raise StoreError(f"run directory {self.path} is not writable")
-        cfg_path = self.path / CONFIG
-        if cfg_path.exists():
-            try:
-                stored = json.loads(cfg_path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise StoreError(f"{cfg_path} is unparsable ({e}); delete the run directory "
-                                 "to start it over") from e
-            differing = diff_configs(stored, self.config)
-            if differing:
-                raise ConfigMismatch(self.path, differing)
+        if (self.path / CONFIG).exists():
+            mismatch = self.config_mismatch(self.config)
+            if mismatch:
+                raise mismatch
         else:
-            atomic_write_text(cfg_path, json.dumps(self.config, indent=2, sort_keys=True,
-                                                   default=_json_default) + "\n")
+            atomic_write_text(self.path / CONFIG, json.dumps(
+                self.config, indent=2, sort_keys=True, default=json_default) + "\n")
 
     @classmethod
     def in_grid(cls, root: str | os.PathLike, config: Mapping[str, Any],
@@ -229,26 +365,6 @@ class RunWriter:
         """The run ``<root>/<run_id>`` (run_id defaults to the config hash)."""
         run_id = run_id or config.get("run_id") or config_hash(config)
         return cls(Path(root) / run_id, config, run_id=run_id)
-
-    # -- status -----------------------------------------------------------------------
-    @property
-    def status(self) -> str:
-        if (self.path / DONE).exists():
-            return "done"
-        if (self.path / FAILED).exists():
-            return "failed"
-        return "incomplete"
-
-    def mark_done(self, reason: str = "finished") -> None:
-        (self.path / FAILED).unlink(missing_ok=True)
-        atomic_write_text(self.path / DONE, reason.rstrip() + "\n")
-
-    def mark_failed(self, reason: str) -> None:
-        atomic_write_text(self.path / FAILED, reason.rstrip() + "\n")
-
-    def clear_failed(self) -> None:
-        """Forget a FAILED marker (when a run is retried)."""
-        (self.path / FAILED).unlink(missing_ok=True)
 
     # -- metrics ----------------------------------------------------------------------
     def log(self, step: int, tokens: int, kind: str, name: str, value: float,
@@ -304,11 +420,8 @@ class RunWriter:
         atomic_write_text(p, "".join(line + "\n" for line in keep))
 
     # -- checkpoints ------------------------------------------------------------------
-    def checkpoint_path(self, step: int) -> Path:
-        return self.path / CKPT_DIR / f"step_{step}.pt"
-
     def save_checkpoint(self, state: Mapping[str, Any], step: int) -> Path:
-        """Write ``state`` atomically to ``ckpt/step_<step>.pt``."""
+        """Write ``state`` atomically to ``ckpt/step_<step>.pt``, its checksum beside it."""
         p = self.checkpoint_path(step)
         atomic_torch_save(dict(state), p)
         return p
@@ -321,36 +434,8 @@ class RunWriter:
         old = [p for _, p in self.checkpoints()[keep:]]
         for p in old:
             p.unlink(missing_ok=True)
+            _checksum_path(p).unlink(missing_ok=True)
         return old
-
-    def checkpoints(self) -> list[tuple[int, Path]]:
-        """(step, path) of the checkpoints present, newest first."""
-        d = self.path / CKPT_DIR
-        out = []
-        for p in d.glob("step_*.pt") if d.exists() else []:
-            try:
-                out.append((int(p.stem.split("_", 1)[1]), p))
-            except ValueError:
-                continue
-        return sorted(out, reverse=True)
-
-    def load_latest_checkpoint(self, **load_kwargs: Any) -> tuple[int, dict] | None:
-        """Newest checkpoint that loads (``weights_only=True``); damaged ones are skipped.
-
-        Returns ``(step, state)`` or None. Each refused file is recorded in
-        :attr:`refused_checkpoints` with the reason.
-        """
-        import torch
-
-        self.refused_checkpoints: list[tuple[Path, str]] = []
-        for step, p in self.checkpoints():
-            try:
-                state = torch.load(p, map_location="cpu", weights_only=True, **load_kwargs)
-            except Exception as e:  # truncated zip, tampered pickle, ...
-                self.refused_checkpoints.append((p, f"{type(e).__name__}: {e}"))
-                continue
-            return step, state
-        return None
 
 
 # --------------------------------------------------------------------------- reader
@@ -380,6 +465,17 @@ class Runs:
         yield self.metrics
         yield self.runs
 
+    @property
+    def warnings(self) -> list[str]:
+        """What loading tolerated or refused, one line per problem naming the directory:
+        dropped metrics lines, and run directories refused as copies or relabelled."""
+        out = []
+        for r in self.runs.itertuples():
+            out += [f"{r.path}: {w}" for w in r.warnings]
+            if r.reason.startswith(("duplicate:", "mismatch:")):
+                out.append(f"{r.path}: refused, {r.reason}")
+        return out
+
 
 def is_run_dir(path: Path) -> bool:
     return path.is_dir() and any((path / f).exists() for f in (CONFIG, METRICS, DONE, FAILED))
@@ -408,42 +504,23 @@ def find_run_dirs(path: str | os.PathLike) -> list[Path]:
     return sorted(found)
 
 
-def _read_metrics(path: Path) -> tuple[list[dict], list[str], str | None]:
-    """Records, tolerated warnings, and a corruption reason (None when readable)."""
-    p = path / METRICS
-    if not p.exists():
-        return [], [], None
-    data = p.read_bytes()
-    lines = data.split(b"\n")
-    records, warnings = [], []
-    # A file ending without "\n" was cut mid-write: its last piece is dropped, not fatal.
-    complete, tail = lines[:-1], lines[-1]
-    if tail.strip():
-        try:
-            records_tail = json.loads(tail)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            records_tail = None
-            warnings.append("truncated last line of metrics.jsonl dropped")
-    else:
-        records_tail = None
-    for i, raw in enumerate(complete, 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            # A partial line followed by good ones (a crash, then a resume) is also tolerated
-            # when it is a cut-off prefix of a record; anything else is corruption.
-            if raw.lstrip().startswith(b"{") and not raw.rstrip().endswith(b"}"):
-                warnings.append(f"partial line {i} of metrics.jsonl dropped")
-                continue
-            return [], warnings, f"metrics.jsonl line {i} is not JSON"
-        if not isinstance(rec, dict) or not {"step", "kind", "name", "value"} <= rec.keys():
-            return [], warnings, f"metrics.jsonl line {i} lacks step/kind/name/value"
-        records.append(rec)
-    if isinstance(records_tail, dict):
-        records.append(records_tail)
-    return records, warnings, None
+def _identity_problem(path: Path, config: dict) -> str | None:
+    """Why ``config.json`` cannot be this directory's (None when it can).
+
+    The trainer's configs hash to their ``run_id``; imported ones hash their data too, so only
+    their directory name is checked. A directory named like a run id must be that run's.
+    """
+    claimed = config.get("run_id")
+    if claimed is None:
+        return None
+    imported = str(config.get("source", "")).startswith(_IMPORTED)
+    if not imported and config_hash(config) != claimed:
+        return (f"mismatch: config.json does not hash to its run_id {claimed} (it hashes to "
+                f"{config_hash(config)}): edited after the run was written")
+    if path.name != claimed and (imported or _HASH_ID.fullmatch(path.name)):
+        return (f"mismatch: directory {path.name} holds the config.json of run {claimed} "
+                "(copied from another run?)")
+    return None
 
 
 def _read_run(path: Path) -> tuple[dict, list[dict]]:
@@ -452,22 +529,25 @@ def _read_run(path: Path) -> tuple[dict, list[dict]]:
         n_params_total=None, seed=None, status="incomplete", reason="", tokens=None,
         n_records=0, warnings=[], path=str(path),
     )
-    corrupt = None
+    corrupt = refused = None
     cfg_path = path / CONFIG
     config: dict = {}
     if not cfg_path.exists():
-        corrupt = "config.json missing"
+        corrupt = f"{CONFIG} missing"
     else:
         try:
             config = json.loads(cfg_path.read_text())
             if not isinstance(config, dict):
                 raise ValueError("not a JSON object")
         except (ValueError, UnicodeDecodeError) as e:
-            corrupt, config = f"config.json unparsable ({e})", {}
+            corrupt, config = f"{CONFIG} unparsable ({e})", {}
+    if config:
+        refused = _identity_problem(path, config)
     row["run_id"] = config.get("run_id", path.name)
     for key in ("recipe", "n_params", "n_params_total", "seed"):
         row[key] = config.get(key)
-    records, warnings, bad = _read_metrics(path)
+    p = path / METRICS
+    records, warnings, bad = _parse_metrics(p.read_bytes()) if p.exists() else ([], [], None)
     row["warnings"] = warnings
     data = config.get("data")
     items = data.get("probe_n") if isinstance(data, dict) else None
@@ -476,19 +556,41 @@ def _read_run(path: Path) -> tuple[dict, list[dict]]:
             if r.get("kind") == "skill":
                 r.setdefault("items", items)
     corrupt = corrupt or bad
-    if (path / DONE).exists():
-        row["status"], row["reason"] = "done", (path / DONE).read_text().strip()
-    elif (path / FAILED).exists():
-        row["status"], row["reason"] = "failed", (path / FAILED).read_text().strip()
-    if corrupt:
-        # Corrupt runs are never merged: they show as failed with the reason.
+    row["status"], row["reason"] = RunDir(path).status, RunDir(path).reason
+    if corrupt or refused:
+        # Corrupt and refused runs are never merged: they show as failed with the reason.
         row["status"] = "failed"
-        row["reason"] = f"corrupt: {corrupt}" + (f"; {row['reason']}" if row["reason"] else "")
+        why = refused or f"corrupt: {corrupt}"
+        row["reason"] = why + (f"; {row['reason']}" if row["reason"] else "")
         records = []
     row["n_records"] = len(records)
     toks = [r.get("tokens") for r in records if r.get("tokens") is not None]
     row["tokens"] = max(toks) if toks else None
     return row, records
+
+
+def _refuse_duplicates(rows: list[dict], records: list[list[dict]]) -> None:
+    """Keep one directory per run id: the one named by the id (else the first by path); the
+    others (backup copies, the same run in two grids) are refused, naming the kept one."""
+    by_id: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if not row["reason"].startswith(("mismatch:", "corrupt:")):
+            by_id.setdefault(row["run_id"], []).append(i)
+    for run_id, idx in by_id.items():
+        if len(idx) < 2:
+            continue
+        named = [i for i in idx if Path(rows[i]["path"]).name == run_id]
+        keep = (named or idx)[0]
+        for i in idx:
+            if i == keep:
+                continue
+            row = rows[i]
+            row["status"] = "failed"
+            row["reason"] = (f"duplicate: run {run_id} is also at {rows[keep]['path']} "
+                             "(a copy?); move one out of the store"
+                             + (f"; {row['reason']}" if row["reason"] else ""))
+            row["n_records"], row["tokens"] = 0, None
+            records[i] = []
 
 
 def load_runs(path: str | os.PathLike, include: Iterable[str] = ("done",)) -> Runs:
@@ -501,21 +603,29 @@ def load_runs(path: str | os.PathLike, include: Iterable[str] = ("done",)) -> Ru
     include : iterable of str
         Statuses whose metrics enter the frame (``done``, ``failed``, ``incomplete``).
         Corrupt runs (missing or unparsable config, garbage metrics) have status
-        ``failed`` and a ``corrupt: ...`` reason. All runs appear in the run table.
+        ``failed`` and a ``corrupt: ...`` reason; a config.json that is not its directory's
+        run (edited, or copied from another run) a ``mismatch: ...`` one; a second directory
+        holding a run already found a ``duplicate: ...`` one naming the first. Their
+        metrics never enter the frame. All runs appear in the run table.
 
     Returns
     -------
     Runs
-        ``metrics`` (tidy long frame), ``runs`` (run table), ``excluded`` (runs left out).
+        ``metrics`` (tidy long frame), ``runs`` (run table), ``excluded`` (runs left out),
+        ``warnings`` (what was tolerated or refused, by directory).
     """
     include = set(include)
     unknown = include - set(STATUSES)
     if unknown:
         raise ValueError(f"unknown status {sorted(unknown)} in include; known: {STATUSES}")
-    rows, records = [], []
+    rows, per_run = [], []
     for d in find_run_dirs(path):
         row, recs = _read_run(d)
         rows.append(row)
+        per_run.append(recs)
+    _refuse_duplicates(rows, per_run)
+    records = []
+    for row, recs in zip(rows, per_run, strict=True):
         if row["status"] in include and recs:
             run_fields = {k: row[k] for k in
                           ("run_id", "grid", "recipe", "n_params", "n_params_total", "seed")}

@@ -96,3 +96,18 @@ def test_every_command_has_json():
     for cmd in app.registered_commands:
         r = runner.invoke(app, [cmd.name, "--help"])
         assert "--json" in r.output, cmd.name
+
+
+def test_runs_shows_load_warnings_on_stderr_and_in_json(tmp_path):
+    out = tmp_path / "store"
+    runner.invoke(app, ["import", str(_three_runs(tmp_path)), "--out", str(out)])
+    run = sorted(p for p in out.iterdir() if p.is_dir())[0]
+    with open(run / "metrics.jsonl", "a") as f:  # a crash mid-write
+        f.write('{"step": 9, "tokens": 900, "kind": "val_lo')
+    r = runner.invoke(app, ["runs", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.strip() == f"warning: {run}: truncated last line of metrics.jsonl dropped"
+    assert "3 done" in r.stdout
+    js = json.loads(runner.invoke(app, ["runs", str(out), "--json"]).stdout)
+    assert js["warnings"] == [f"{run}: truncated last line of metrics.jsonl dropped"]
+    assert len(js["runs"]) == 3

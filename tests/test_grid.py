@@ -1,6 +1,7 @@
 """Grids: spec validation, resume after a kill, no-op rerun, locks between grid processes."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from typer.testing import CliRunner
 from scaling import load_runs
 from scaling.cli import app
 from scaling.grid import GridError, GridSpec, run_grid
+from scaling.lock import RunLock
+from scaling.store import RunWriter
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,9 +102,10 @@ def test_grid_runs_then_rerun_is_a_noop(tmp_path):
     assert kept.counts == {"done": 2}
     for d in (tmp_path / "k").iterdir():
         if d.is_dir():
-            assert [p.name for p in (d / "ckpt").iterdir()] == [
-                sorted((tmp_path / "o" / d.name / "ckpt").iterdir(),
-                       key=lambda p: int(p.stem.split("_")[1]))[-1].name]
+            newest = sorted((tmp_path / "o" / d.name / "ckpt").glob("*.pt"),
+                            key=lambda p: int(p.stem.split("_")[1]))[-1].name
+            assert sorted(p.name for p in (d / "ckpt").iterdir()) == [newest,
+                                                                      f"{newest}.sha256"]
     with pytest.raises(GridError, match="keep-checkpoints must be ≥ 1"):
         run_grid(spec, tmp_path / "z", progress=False, keep_checkpoints=0)
 
@@ -114,7 +118,7 @@ def test_submitit_local_executor(tmp_path):
                    keep_checkpoints=1)
     assert res.counts == {"done": 1}, res.results
     (run_dir,) = [d for d in (tmp_path / "o").iterdir() if (d / "DONE").exists()]
-    assert len(list((run_dir / "ckpt").iterdir())) == 1
+    assert len(list((run_dir / "ckpt").glob("*.pt"))) == 1
     assert load_runs(tmp_path / "o").runs["status"].tolist() == ["done"]
 
 
@@ -142,3 +146,119 @@ def test_killed_grid_resumes_and_two_processes_never_share_a_run(tmp_path):
     assert sorted(runs["status"]) == ["done", "done"]
     per_run = metrics[metrics["kind"] == "val_loss"].groupby(["run_id", "step", "name"]).size()
     assert (per_run == 1).all(), "a record was logged twice"
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def _proc_children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(d.name))
+    return kids
+
+
+def _descendants(pid: int) -> list[int]:
+    kids, out, todo = _proc_children(), [], [pid]
+    while todo:
+        for c in kids.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie waiting for a reaper."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_kill_9_of_a_grid_with_jobs_ends_its_workers_and_a_rerun_completes(tmp_path):
+    spec = _spec(tmp_path, TINY.replace('tokens = "16k"', 'tokens = "8k"\nseeds = [0, 1]')
+                 .replace('["12k", "50k"]', '["12k"]'))
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "scaling", "grid", str(spec), "--out", str(out), "--jobs", "2",
+           "--json"]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while len({c.parent.parent for c in out.glob("*/ckpt/*.pt")}) < 2:  # both workers training
+        assert time.time() < deadline and p.poll() is None
+        time.sleep(0.1)
+    workers = _descendants(p.pid)
+    assert len(workers) >= 2
+    p.kill()
+    p.wait()
+    deadline = time.time() + 10
+    while any(_alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    leaked = [w for w in workers if _alive(w)]
+    for w in leaked:  # do not leave them behind when the assertion fails
+        os.kill(w, signal.SIGKILL)
+    assert not leaked, "workers outlived the killed grid"
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["counts"] == {"done": 2}
+    metrics, runs = load_runs(out)
+    assert sorted(runs["status"]) == ["done"] * 2
+    per_run = metrics[metrics["kind"] == "val_loss"].groupby(["run_id", "step", "name"]).size()
+    assert (per_run == 1).all(), "a record was logged twice"
+
+
+DIVERGING = TINY.replace('["12k", "50k"]', '["12k"]') + "lr = 1e6\ngrad_clip = 0.0\n"
+
+
+def test_a_failed_run_makes_the_grid_exit_non_zero_in_every_output_mode(tmp_path):
+    spec, out = _spec(tmp_path, DIVERGING), tmp_path / "o"
+    r = runner.invoke(app, ["grid", str(spec), "--out", str(out), "--json"])
+    assert r.exit_code == 1
+    js = json.loads(r.stdout)  # the JSON is still printed, whole
+    assert js["counts"] == {"failed": 1} and "non-finite" in js["runs"][0]["reason"]
+    assert "incomplete: 1 run(s) failed" in r.stderr
+    r = runner.invoke(app, ["grid", str(spec), "--out", str(out)])  # rerun: still failed
+    assert r.exit_code == 1 and ": 1 failed in" in r.stdout and "non-finite" in r.stdout
+    assert r.stderr.startswith("error: grid ") and "Traceback" not in r.output
+
+
+def _fake_done(out, cfg, holding=None):
+    """A finished run directory for ``cfg`` holding ``holding``'s config (no training)."""
+    w = RunWriter(out / cfg.run_id, (holding or cfg).to_dict())
+    w.log(step=1, tokens=256, kind="val_loss", name="prose", value=3.0)
+    w.mark_done()
+    return w
+
+
+def test_a_config_copied_from_another_run_is_named_not_counted_done(tmp_path):
+    spec_path, out = _spec(tmp_path), tmp_path / "o"
+    small, big = GridSpec.load(spec_path).configs()
+    _fake_done(out, small)
+    _fake_done(out, big, holding=small)  # big's directory relabelled with small's config.json
+    before = sorted(p.name for p in (out / big.run_id).iterdir())
+    r = runner.invoke(app, ["grid", str(spec_path), "--out", str(out), "--json"])
+    assert r.exit_code == 1
+    by_id = {x["run_id"]: x for x in json.loads(r.stdout)["runs"]}
+    assert by_id[small.run_id]["status"] == "done"
+    assert by_id[big.run_id]["status"] == "failed"
+    assert str(out / big.run_id) in by_id[big.run_id]["reason"]
+    assert "n_params" in by_id[big.run_id]["reason"]
+    assert sorted(p.name for p in (out / big.run_id).iterdir()) == before  # left untouched
+    row = load_runs(out).runs.set_index("run_id").loc[small.run_id]
+    assert len(row) == 2  # both directories claim small's id: one is refused, named
+    assert sorted(row["reason"].str.split(":").str[0]) == ["finished", "mismatch"]
+
+
+def test_a_run_locked_by_a_live_process_makes_the_grid_exit_non_zero(tmp_path):
+    spec_path, out = _spec(tmp_path), tmp_path / "o"
+    small, big = GridSpec.load(spec_path).configs()
+    _fake_done(out, small)
+    with RunLock(out / big.run_id):  # another grid training it
+        r = runner.invoke(app, ["grid", str(spec_path), "--out", str(out)])
+    assert r.exit_code == 1 and ": 1 done, 1 locked in" in r.stdout
+    assert "1 run(s) locked by another live process" in r.stderr

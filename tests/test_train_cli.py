@@ -95,6 +95,18 @@ def test_unwritable_out_and_config_mismatch(tmp_path):
     assert r.exit_code == 1 and "data.tokens" in r.output and "different config" in r.output
 
 
+def test_a_diverging_run_exits_non_zero_in_every_output_mode(tmp_path):
+    args = ["train", *BASE, "--mix", "prose=1", "--tokens", "4k", "--lr", "1e9"]
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "j"), "--json"])
+    assert r.exit_code == 1
+    js = json.loads(r.stdout)  # the JSON is still printed, whole
+    assert js["status"] == "failed" and "non-finite" in js["reason"]
+    assert f"error: run {js['run_id']} failed: non-finite" in r.stderr
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "t")])
+    assert r.exit_code == 1 and r.stdout.startswith("failed: ") and "non-finite" in r.stdout
+    assert "Traceback" not in r.output
+
+
 def test_ddp_two_gloo_ranks_match_one_process(tmp_path):
     args = [*BASE, "--mix", "prose=0.5,code=0.5", "--tokens", str(8 * 32 * 24)]
     single = cli(*args, "--out", str(tmp_path / "one"), "--json")

@@ -5,8 +5,10 @@ import shutil
 
 import pytest
 import torch
+from faults import corrupt_middle
 
 from scaling import load_runs
+from scaling.hardware import PrecisionError
 from scaling.store import ConfigMismatch, RunWriter
 from scaling.train import RunConfig, TrainError, train
 from scaling.train.config import ConfigError
@@ -147,13 +149,29 @@ def test_tampered_and_truncated_checkpoints_are_refused(base_run, tmp_path, caps
         def __reduce__(self):
             return (open, (str(marker), "w"))
 
-    torch.save({"x": Evil()}, resumed / "ckpt" / "step_20.pt")
+    RunWriter(resumed, cfg.to_dict()).save_checkpoint({"x": Evil()}, 20)  # checksum and all
     res2 = run(cfg, resumed)
     assert not marker.exists()
     err = capsys.readouterr().err
     assert "refused checkpoint" in err and "step_20.pt" in err and "step_18.pt" in err
     assert res2.final["val_loss"] == pytest.approx(res.final["val_loss"], abs=1e-6)
     assert_same(out, resumed)
+
+
+def test_checkpoint_corrupted_mid_file_is_skipped_and_the_resume_is_exact(base_run, tmp_path,
+                                                                           capsys):
+    cfg, out, res = base_run
+    resumed = tmp_path / "resumed"
+    rewind(out, resumed, 18)
+    p = resumed / "ckpt" / "step_18.pt"
+    corrupt_middle(p)
+    torch.load(p, weights_only=True)  # garbage that loads: only the checksum tells
+    res2 = run(cfg, resumed)
+    err = capsys.readouterr().err
+    assert f"refused checkpoint {p} (checksum mismatch" in err
+    assert res2.status == "done"
+    assert res2.final["val_loss"] == pytest.approx(res.final["val_loss"], abs=1e-6)
+    assert_same(out, resumed)  # resumed from the previous good checkpoint, same trajectory
 
 
 def test_different_config_in_run_dir_is_refused(base_run):
@@ -186,8 +204,9 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         tiny(learning_rate=1.0)
     with pytest.raises(ConfigError, match="wsd"):
         tiny(branches="0.5")
-    with pytest.raises(TrainError, match="precision"):
+    with pytest.raises(PrecisionError, match="precision"):
         run(tiny(), tmp_path / "p", precision="fp8")
+    assert not (tmp_path / "p").exists()
 
 
 def test_run_id_ignores_runtime_and_changes_with_config():
@@ -260,12 +279,26 @@ def test_midtraining_and_meco_phase_starts_are_evaluated(tmp_path):
     assert_same(out, resumed)
 
 
-def test_resume_is_exact_in_the_default_bf16_precision(tmp_path):
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_resume_is_exact_under_autocast(tmp_path, precision):
+    """bf16 autocast, and fp16 with its gradient scaler (whose state the checkpoint holds)."""
     cfg = tiny(mix="prose=1")
-    out = tmp_path / "bf16"
-    run(cfg, out, precision="auto")
-    assert json.loads((out / "runtime.json").read_text())["precision"] == "bf16"
+    out = tmp_path / precision
+    run(cfg, out, precision=precision)
+    rt = json.loads((out / "runtime.json").read_text())
+    assert rt["precision"] == precision and rt["precision_reason"] == "requested"
     resumed = tmp_path / "r"
     rewind(out, resumed, 10)
-    run(cfg, resumed, precision="auto")
+    run(cfg, resumed, precision=precision)
     assert_same(out, resumed)
+
+
+def test_auto_precision_is_recorded_with_its_reason(tmp_path):
+    from scaling.hardware import resolve_precision
+
+    out = tmp_path / "auto"
+    run(tiny(tokens=64 * 4), out, precision="auto")
+    rt = json.loads((out / "runtime.json").read_text())
+    expect = resolve_precision("auto", "cpu")
+    assert (rt["precision"], rt["precision_reason"]) == (expect.precision, expect.reason)
+    assert rt["precision_reason"].startswith("auto: CPU ")
