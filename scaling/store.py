@@ -4,6 +4,7 @@ Layout (DESIGN.md, "Run directory")::
 
     <root>/<grid>/<run_id>/
       config.json      resolved run configuration, written before step 0 (run_id = hash of it)
+      runtime.json     how it ran (device, precision, versions): not part of the run's identity
       metrics.jsonl    one JSON object per line: {"step","tokens","kind","name","value", ...};
                        append-only, every append fsync'd
       ckpt/step_<n>.pt model + optimizer + RNG + data position, written atomically (tmp + rename)
@@ -46,13 +47,14 @@ from .errors import ScalingError
 from .hashing import canonical_json, config_hash, diff_configs, json_default
 
 __all__ = [
-    "CONFIG", "METRICS", "CKPT_DIR", "DONE", "FAILED", "KINDS", "FRAME_COLUMNS", "RUN_COLUMNS",
+    "CONFIG", "RUNTIME", "METRICS", "CKPT_DIR", "DONE", "FAILED", "KINDS", "FRAME_COLUMNS", "RUN_COLUMNS",
     "STATUSES", "StoreError", "ConfigMismatch", "CheckpointError", "RunDir", "RunWriter", "Runs",
     "atomic_torch_save", "atomic_write_bytes", "atomic_write_text", "canonical_json",
     "config_hash", "diff_configs", "find_run_dirs", "is_run_dir", "load_runs", "metrics_line",
 ]
 
 CONFIG = "config.json"
+RUNTIME = "runtime.json"
 METRICS = "metrics.jsonl"
 CKPT_DIR = "ckpt"
 CHECKSUM = ".sha256"
@@ -358,6 +360,11 @@ class RunWriter(RunDir):
         else:
             atomic_write_text(self.path / CONFIG, json.dumps(
                 self.config, indent=2, sort_keys=True, default=json_default) + "\n")
+
+    def write_runtime(self, info: Mapping[str, Any]) -> None:
+        """Record how the run is being run (device, precision, …) in ``runtime.json``."""
+        atomic_write_text(self.path / RUNTIME, json.dumps(dict(info), indent=2,
+                                                          default=json_default) + "\n")
 
     @classmethod
     def in_grid(cls, root: str | os.PathLike, config: Mapping[str, Any],
