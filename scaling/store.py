@@ -526,7 +526,7 @@ def _identity_problem(path: Path, config: dict) -> str | None:
                 f"{config_hash(config)}): edited after the run was written")
     if path.name != claimed and (imported or _HASH_ID.fullmatch(path.name)):
         return (f"mismatch: directory {path.name} holds the config.json of run {claimed} "
-                "(copied from another run?)")
+                "(a copy of that run, or its config.json copied here?)")
     return None
 
 
