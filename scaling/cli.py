@@ -188,6 +188,18 @@ def train_cmd(
                                            "bf16 or fp16.")] = "auto",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
     keep_checkpoints: KeepOpt = None,
+    width: Annotated[int | None, typer.Option(help="Fix the width (with --layers; past the "
+                                              "shape rule, e.g. the diagnostic 2 × 16).")] = None,
+    heads: Annotated[int | None, typer.Option(help="Attention heads (with --width; default "
+                                              "width/32).")] = None,
+    front_tokens: Annotated[str | None, typer.Option(
+        "--front-tokens", help="Length of the recipe's front= phase in tokens (the warm-up "
+        "budget; --tokens minus it is trained after).")] = None,
+    evals: Annotated[int | None, typer.Option(help="Evenly spaced evaluations on top of the "
+                                              "log-spaced ones.")] = None,
+    task_items: Annotated[int | None, typer.Option(
+        "--task-items", help="Held-out items per skill task per evaluation (default 256).")]
+    = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train one run (torchrun --nproc_per_node K -m scaling train … for DDP)."""
@@ -203,7 +215,9 @@ def train_cmd(
 
     cfg = RunConfig.from_args(size=size, mix=mix, tokens=tokens, seed=seed, schedule=schedule,
                               branches=branches, batch_size=batch_size, seq_len=seq_len, lr=lr,
-                              layers=layers, warmup_steps=warmup_steps)
+                              layers=layers, warmup_steps=warmup_steps, width=width,
+                              heads=heads, front_tokens=front_tokens, evals=evals,
+                              task_items=task_items)
     from .hardware import resolve_precision
     from .train.distributed import resolve_device
 

@@ -90,3 +90,66 @@ def evaluate_probes(logits_fn: Callable, tokenizer, probes: Sequence[str] | None
         hits = score_examples(logits_fn, tokenizer, exs, device=device, max_len=max_len)
         out[name] = sum(hits) / len(hits) if hits else float("nan")
     return out
+
+
+class AnswerSet:
+    """Fixed held-out items of a skill task, encoded once, scored in a few batched passes.
+
+    Item ``i`` is ``prompt SEP answer`` (the training format); its answer positions are the
+    targets. With ``pred = argmax logits`` (teacher forcing), per item ``c_i`` answer tokens
+    are right out of ``m_i``:
+
+    * exact match ``= (1/n) Σ_i [c_i = m_i]`` — what greedy decoding of the answer scores
+      (see the module docstring);
+    * per-token accuracy ``= Σ_i c_i / Σ_i m_i`` (the procedural-pretraining paper's measure).
+
+    Parameters
+    ----------
+    items : sequence of (prompt, answer)
+    tokenizer : tokenizer or name
+    max_len : longest item allowed (the model's context)
+    batch_size : items per forward pass
+    """
+
+    def __init__(self, items: Sequence[tuple[str, str]], tokenizer, max_len: int = 256,
+                 batch_size: int = 256) -> None:
+        tok = get_tokenizer(tokenizer)
+        enc = []
+        for prompt, answer in items:
+            p = tok.encode(prompt) + [tok.sep_id]
+            ids = p + tok.encode(answer)
+            if len(ids) > max_len:
+                raise ProbeError(f"task item needs {len(ids)} tokens > the context {max_len} "
+                                 f"(prompt {prompt[:30]!r}…); lower the task's size knob")
+            enc.append((ids, len(p)))
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i][0]))
+        self.n_items = len(enc)
+        self.n_tokens = sum(len(ids) - p for ids, p in enc)
+        self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for a in range(0, len(order), batch_size):
+            idx = order[a:a + batch_size]
+            L = max(len(enc[i][0]) for i in idx)
+            ids = torch.full((len(idx), L), tok.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), L - 1), dtype=torch.bool)  # on the shifted targets
+            for r, i in enumerate(idx):
+                full, p = enc[i]
+                ids[r, :len(full)] = torch.tensor(full)
+                mask[r, p - 1:len(full) - 1] = True
+            self.batches.append((ids, mask))
+
+    @torch.no_grad()
+    def score(self, logits_fn: Callable, device="cpu") -> tuple[float, float]:
+        """``(exact_match, token_accuracy)`` of a causal LM ``ids -> logits``."""
+        exact, right = 0, 0
+        for ids, mask in self.batches:
+            pred = logits_fn(ids.to(device)).argmax(-1)[:, :-1].cpu()
+            ok = (pred == ids[:, 1:]) & mask
+            right += int(ok.sum())
+            exact += int((ok.sum(1) == mask.sum(1)).sum())
+        return exact / max(self.n_items, 1), right / max(self.n_tokens, 1)
+
+
+def answer_accuracy(logits_fn: Callable, tokenizer, items: Sequence[tuple[str, str]],
+                    device="cpu", max_len: int = 256) -> tuple[float, float]:
+    """Exact match and per-token accuracy of ``items`` (one-off :class:`AnswerSet`)."""
+    return AnswerSet(items, tokenizer, max_len).score(logits_fn, device)

@@ -58,9 +58,16 @@ class DataConfig:
     val_batch_size: int = 16
     """Sequences per validation batch."""
     probe_n: int = 32
-    """Examples per skill probe at each evaluation."""
+    """Examples per skill probe at each evaluation (0: no zero-shot probes)."""
     probe_difficulty: int = 1
     """Difficulty knob passed to every skill probe."""
+    task_items: int = 256
+    """Held-out items per skill task of the recipe (``needle(k=8)`` …) at each evaluation,
+    scored by exact match and per-token teacher-forced accuracy (fewer when the task's
+    held-out item space is smaller; the count is recorded with every skill record)."""
+    evals: int = 0
+    """Evaluations spread evenly over the run, on top of the log-spaced ones (0: only those).
+    Checkpoints stay at the log-spaced steps."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,8 @@ class OptimConfig:
 
 #: OptimConfig fields written to ``config.json`` only when they differ from these defaults.
 OPTIONAL_DEFAULTS = {"warmup_steps": 0}
+#: The same for DataConfig fields (added with the skill tasks).
+OPTIONAL_DATA_DEFAULTS = {"task_items": 256, "evals": 0}
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,13 @@ class RunConfig:
             raise ConfigError("--batch-size and --seq-len must be ≥ 1")
         if self.data.seq_len > self.model.seq_len:
             raise ConfigError("data seq_len exceeds the model context")
+        if not (int(self.data.task_items) == self.data.task_items and self.data.task_items >= 1):
+            raise ConfigError(f"task_items must be an integer ≥ 1, got {self.data.task_items!r}")
+        if not (int(self.data.evals) == self.data.evals and self.data.evals >= 0):
+            raise ConfigError(f"evals must be an integer ≥ 0, got {self.data.evals!r}")
+        if self.model.d_model % self.model.n_head:
+            raise ConfigError(f"heads={self.model.n_head} does not divide the width "
+                              f"{self.model.d_model}")
         check_budget(self.data.tokens, self.data.batch_size, self.data.seq_len)
 
     # -- identity -----------------------------------------------------------------------
@@ -160,6 +176,9 @@ class RunConfig:
         for key, default in OPTIONAL_DEFAULTS.items():
             if d["optim"].get(key) == default:
                 del d["optim"][key]
+        for key, default in OPTIONAL_DATA_DEFAULTS.items():
+            if d["data"].get(key) == default:
+                del d["data"][key]
         d["recipe"] = self.recipe
         d["shape"] = {"n_layer": self.model.n_layer, "d_model": self.model.d_model,
                       "n_head": self.model.n_head}
@@ -193,6 +212,12 @@ class RunConfig:
             Any field of DataConfig / OptimConfig / ``tie_embeddings``, ``mlp_ratio`` of
             ModelConfig, or ``layers`` (fix the depth; see :func:`shape_for`); e.g.
             ``batch_size=16, lr=1e-3, schedule="wsd", branches=(0.25, 0.5), layers=2``.
+            ``width`` (with ``layers``) and ``heads`` fix the shape outright, past the shape
+            rule (the procedural-pretraining paper's diagnostic model: ``layers=2, width=16,
+            heads=4``; default heads: width / 32, at least 1); ``size`` is then only recorded.
+            ``front_tokens`` sets the recipe's front phase to the first that many tokens (its
+            fraction becomes front_tokens / tokens): the warm-up budget, with
+            ``tokens - front_tokens`` the budget after it.
             ``None`` values are ignored; unknown keys are refused.
         """
         from ..data.tokenizer import get_tokenizer
@@ -201,14 +226,16 @@ class RunConfig:
         overrides = {k: v for k, v in overrides.items() if v is not None}
         known = ({f.name for f in dataclasses.fields(DataConfig)}
                  | {f.name for f in dataclasses.fields(OptimConfig)}
-                 | {"tie_embeddings", "mlp_ratio", "layers"}) - {"recipe", "tokens"}
+                 | {"tie_embeddings", "mlp_ratio", "layers", "width", "heads", "front_tokens"}
+                 ) - {"recipe", "tokens"}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ConfigError(f"unknown option(s) {', '.join(unknown)}; known: "
                               f"{', '.join(sorted(known))}")
         n = parse_size(size)
         layers = overrides.get("layers")
-        shape = shape_for(n, None if layers is None else int(layers))
+        shape = _explicit_shape(overrides) or shape_for(n, None if layers is None
+                                                         else int(layers))
         recipe = parse_recipe(mix)
         tok = get_tokenizer(overrides.get("tokenizer", "byte"))
         seq_len = int(overrides.get("seq_len", DataConfig.__dataclass_fields__["seq_len"].default))
@@ -220,6 +247,8 @@ class RunConfig:
                             mlp_ratio=int(overrides.get("mlp_ratio", 4)))
         n_exact, _ = count_params(model)
         budget = parse_tokens(tokens, n_exact)
+        if overrides.get("front_tokens") is not None:
+            recipe = _front_tokens(recipe, overrides["front_tokens"], budget)
         data_kw = {k: overrides[k] for k in overrides
                    if k in DataConfig.__dataclass_fields__}
         optim_kw = {k: overrides[k] for k in overrides
@@ -236,6 +265,45 @@ class RunConfig:
         return (f"model {format_count(self.n_params)} non-embedding params "
                 f"({format_count(self.n_params_total)} total): {self.shape}; "
                 f"{format_count(self.data.tokens)} tokens of {self.recipe}")
+
+
+def _explicit_shape(overrides: dict[str, Any]) -> Shape | None:
+    """``width``/``heads`` (with ``layers``) as a shape, or None to use the shape rule."""
+    width, heads, layers = (overrides.get(k) for k in ("width", "heads", "layers"))
+    if width is None:
+        if heads is not None:
+            raise ConfigError("heads= needs width= (and layers=): the shape rule picks heads "
+                              "of size 32")
+        return None
+    if layers is None:
+        raise ConfigError("width= needs layers= (the depth of the explicit shape)")
+    for name, v in (("width", width), ("layers", layers), ("heads", heads)):
+        if v is not None and (int(v) != v or v < 1):
+            raise ConfigError(f"{name}={v!r} must be a positive integer")
+    width, layers = int(width), int(layers)
+    heads = max(1, width // 32) if heads is None else int(heads)
+    if width % heads:
+        raise ConfigError(f"heads={heads} does not divide width={width}")
+    if (width // heads) % 2:
+        raise ConfigError(f"width/heads = {width // heads} is odd; rotary embeddings need an "
+                          "even head size")
+    return Shape(n_layer=layers, d_model=width, n_head=heads)
+
+
+def _front_tokens(recipe, value: Any, budget: int):
+    """The recipe with its front phase the first ``value`` tokens of ``budget``."""
+    from ..recipe import parse_recipe
+
+    if recipe.front is None:
+        raise ConfigError("front_tokens needs a front= phase in --mix, e.g. "
+                          "'needle(k=8)=1;front=dyck:0.1:reset' (its fraction is replaced)")
+    w = parse_tokens(value)
+    if not 0 < w < budget:
+        raise ConfigError(f"front_tokens={value!r} must lie between 0 and the budget "
+                          f"--tokens {budget} (the rest is trained after the front phase)")
+    spec = recipe.to_dict()
+    spec["front"]["fraction"] = w / budget
+    return parse_recipe(spec)
 
 
 def default_lr(d_model: int) -> float:

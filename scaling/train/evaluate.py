@@ -46,8 +46,12 @@ def val_loss(model, batches, device: str, precision: str = "fp32") -> float:
 
 def probe_accuracies(model, tokenizer, n: int, difficulty: int, device: str,
                      precision: str = "fp32", max_len: int | None = None) -> dict[str, float]:
-    """Exact-match accuracy of every skill probe (``scaling.skills.evaluate_probes``)."""
+    """Exact-match accuracy of every skill probe (``scaling.skills.evaluate_probes``);
+    ``n = 0`` asks none (runs that measure trained skill tasks need no zero-shot probes)."""
     from ..skills import evaluate_probes
+
+    if n == 0:
+        return {}
 
     ctx = model.cfg.seq_len if max_len is None else max_len
 

@@ -13,7 +13,14 @@ are pure functions of ``(seed, step)``; the checkpoint holds model, optimizer, s
 branches and RNG state, so a resumed run continues exactly (bit-for-bit on CPU).
 
 Records: ``train_loss`` (mean over the steps since the last record), ``val_loss`` per domain,
-``skill`` per probe, ``throughput`` (``tokens_per_s`` of training steps only). WSD decay
+``skill`` per probe, ``throughput`` (``tokens_per_s`` of training steps only). A skill task of
+the recipe (``needle(k=8)`` …) adds two ``skill`` records per evaluation on its fixed held-out
+items: ``NAME`` (exact match, ``metric=exact_match``, ``items`` = the items scored) and
+``NAME/token`` (per-token teacher-forced accuracy, ``metric=token_accuracy``, ``items`` = the
+answer tokens scored); ``items`` is what the grok fits read as the resolution. ``throughput``
+also carries ``train_seconds`` and ``eval_seconds`` (cumulative wall time in training steps and
+in evaluations). ``data.evals`` adds that many evenly spaced evaluations to the log-spaced
+ones (checkpoints stay at the log-spaced steps). WSD decay
 branches log their end point with an extra key ``branch=<fraction>`` (and ``fork_step``); the
 main run's records carry no ``branch`` key.
 """
@@ -21,7 +28,6 @@ main run's records carry no ``branch`` key.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import platform
 import sys
@@ -35,14 +41,12 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..errors import ScalingError
 from ..hardware import PrecisionChoice, resolve_precision
-from ..store import RunDir, RunWriter, atomic_write_text
+from ..store import RunDir, RunWriter
 from . import distributed as dist_
 from .config import RunConfig
-from .evaluate import autocast, masked_ce_sum, probe_accuracies, val_loss
+from .evaluate import autocast, masked_ce_sum, probe_accuracies, task_accuracies, val_loss
 from .model import GPT, build_model
 from .schedule import Branch, Plan, log_steps, make_plan
-
-RUNTIME = "runtime.json"
 
 
 class TrainError(ScalingError):
@@ -125,6 +129,21 @@ def _val_domains(recipe) -> list[str]:
     return list(recipe.domains)
 
 
+def even_steps(n_steps: int, count: int) -> set[int]:
+    """``count`` evaluation steps spread evenly over ``(0, n_steps]`` (the last included)."""
+    return {max(1, round(n_steps * i / count)) for i in range(1, count + 1)} if count else set()
+
+
+def _answer_sets(recipe, config: RunConfig, tok, context: int) -> dict:
+    """The fixed held-out items of every skill task the recipe draws (seed 0, every run)."""
+    from ..data.domains import is_task
+    from ..skills.evaluate import AnswerSet
+    from ..skills.tasks import parse_task
+
+    return {d: AnswerSet(parse_task(d).eval_items(config.data.task_items), tok, context)
+            for d in recipe.domains if is_task(d)}
+
+
 def _rng_state() -> dict[str, torch.Tensor]:
     s = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -148,7 +167,7 @@ def result_from_metrics(cfg: RunConfig, out: Path, status: str, reason: str = ""
     for r in main:
         if r["step"] == last and r["kind"] in final:
             final[r["kind"]][r["name"]] = r["value"]
-    tps = [r["value"] for r in main if r["kind"] == "throughput"]
+    tps = [r["value"] for r in main if r["kind"] == "throughput" and r["name"] == "tokens_per_s"]
     steps = max((r["step"] for r in main), default=0)
     tokens = max((r["tokens"] for r in main), default=0)
     branches: dict[float, dict[str, Any]] = {}
@@ -212,11 +231,11 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
         return result_from_metrics(config, out, "done", writer.reason)
     if writer is not None:
         writer.clear_failed()
-        atomic_write_text(out / RUNTIME, json.dumps(
+        writer.write_runtime(
             {"device": dev, "precision": precision, "precision_reason": choice.reason,
              "compile": compile,
              "world_size": dist.world_size, "torch": torch.__version__,
-             "python": platform.python_version()}, indent=2) + "\n")
+             "python": platform.python_version()})
 
     # ---- data, model, plan ------------------------------------------------------------
     recipe = parse_recipe(config.recipe)
@@ -232,14 +251,16 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
     switch = stream.step_of(front.fraction) if front is not None and front.reset else None
     plan: Plan = make_plan(config.optim, n_steps, switch)
     phase_starts = tuple(stream.step_of(p.start) for p in recipe.phases())
-    eval_at = set(log_steps(n_steps, extra=(*phase_starts, *(b.fork for b in plan.branches),
+    ckpt_at = set(log_steps(n_steps, extra=(*phase_starts, *(b.fork for b in plan.branches),
                                             *([switch] if switch else []))))
+    eval_at = ckpt_at | even_steps(n_steps, config.data.evals)
     model = build_model(config.model, seed=config.seed, device=dev)
     opt = make_optimizer(model, config, dev)
     scaler = make_scaler(precision, dev)
 
     # ---- resume -----------------------------------------------------------------------
     step, stage, branches_done, train_time, timed_steps = 0, 0, [], 0.0, 0
+    eval_time = 0.0
     ck = writer.load_latest_checkpoint() if writer is not None else None
     if writer is not None:
         for path, why in writer.refused_checkpoints:
@@ -254,6 +275,7 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
         step, stage = state["step"], state["stage"]
         branches_done = list(state["branches_done"])
         train_time, timed_steps = state["train_time"], state["timed_steps"]
+        eval_time = state.get("eval_time", 0.0)
         opt.load_state_dict(state["optim"])  # (of the main stage's fresh AdamW after a switch)
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
@@ -269,6 +291,7 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
     val = ({d: val_batches(d, config.data.val_batches, config.data.val_batch_size,
                            config.data.seq_len, seed=0, tokenizer=tok)
             for d in _val_domains(recipe)} if dist.is_main else {})
+    answer_sets = _answer_sets(recipe, config, tok, model.cfg.seq_len) if dist.is_main else {}
 
     # ---- hooks ------------------------------------------------------------------------
     pending: list[dict] = []
@@ -282,6 +305,12 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
                                precision)
         recs += [dict(step=at, tokens=at * tps_step, kind="skill", name=k, value=v, **extra)
                  for k, v in acc.items()]
+        for k, (exact, per_token) in task_accuracies(m, answer_sets, dev, precision).items():
+            s = answer_sets[k]
+            recs += [dict(step=at, tokens=at * tps_step, kind="skill", name=k, value=exact,
+                          items=s.n_items, metric="exact_match", **extra),
+                     dict(step=at, tokens=at * tps_step, kind="skill", name=f"{k}/token",
+                          value=per_token, items=s.n_tokens, metric="token_accuracy", **extra)]
         return recs
 
     def checkpoint(at: int) -> None:
@@ -289,6 +318,7 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
             "model": model.state_dict(), "optim": opt.state_dict(), "step": at,
             "stage": stage, "branches_done": list(branches_done), "rng": _rng_state(),
             "train_time": train_time, "timed_steps": timed_steps, "run_id": config.run_id,
+            "eval_time": eval_time,
             **({"scaler": scaler.state_dict()} if scaler is not None else {}),
         }, at)
         if keep_checkpoints:
@@ -370,12 +400,17 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
             timed_steps += step - t0_step
             if dist.is_main:
                 tps = timed_steps * tps_step / max(train_time, 1e-9)
+                t_eval = time.perf_counter()
                 pending += evaluate(step, model)
-                pending.append(dict(step=step, tokens=step * tps_step, kind="throughput",
-                                    name="tokens_per_s", value=tps))
+                eval_time += time.perf_counter() - t_eval
+                pending += [dict(step=step, tokens=step * tps_step, kind="throughput", name=k,
+                                 value=v) for k, v in (("tokens_per_s", tps),
+                                                       ("train_seconds", train_time),
+                                                       ("eval_seconds", eval_time))]
                 writer.log_many(pending)
                 pending.clear()
-                checkpoint(step)
+                if step in ckpt_at:
+                    checkpoint(step)
             dist_.barrier(dist)
             t0, t0_step = time.perf_counter(), step
     if bar is not None:

@@ -1,0 +1,134 @@
+"""Training on skill tasks: exact match and per-token accuracy on held-out items, evaluation
+density and time, the diagnostic protocol's options, and run ids of old configs unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from scaling.data import domains
+from scaling.data.tokenizer import get_tokenizer
+from scaling.fit.data import skill_table
+from scaling.skills.evaluate import AnswerSet
+from scaling.skills.tasks import parse_task
+from scaling.store import load_runs
+from scaling.train import RunConfig, train
+from scaling.train.config import ConfigError
+from scaling.train.schedule import log_steps
+
+TOK = get_tokenizer("byte")
+DIAG = dict(layers=2, width=16, heads=4, batch_size=8, seq_len=64, probe_n=0)
+
+
+@pytest.fixture(autouse=True)
+def small_pools(monkeypatch):
+    monkeypatch.setattr(domains, "POOL_TOKENS", 1 << 16)
+    monkeypatch.setattr(domains, "VAL_POOL_TOKENS", 1 << 14)
+    monkeypatch.setattr(domains, "_MEMO", {})
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # width-16 models: one thread is fastest, and robust to a busy CPU
+    yield
+    torch.set_num_threads(threads)
+
+
+class Oracle:
+    """A causal 'model' that continues the items' ``prompt SEP answer`` texts; in item ``i``
+    listed in ``wrong`` it gets answer positions ``wrong[i]`` wrong."""
+
+    def __init__(self, items, wrong=None):
+        self.next: dict[tuple, int] = {}
+        for i, (prompt, answer) in enumerate(items):
+            p = TOK.encode(prompt) + [TOK.sep_id]
+            full = p + TOK.encode(answer)
+            for j in range(len(full) - 1):
+                tgt = full[j + 1]
+                if wrong and j + 1 - len(p) in wrong.get(i, ()):
+                    tgt = TOK.pad_id
+                self.next[tuple(full[:j + 1])] = tgt
+
+    def __call__(self, ids):
+        B, T = ids.shape
+        out = torch.zeros(B, T, TOK.vocab_size)
+        for b in range(B):
+            row = ids[b].tolist()
+            for t in range(T):
+                out[b, t, self.next.get(tuple(row[:t + 1]), 0)] = 1.0
+        return out
+
+
+def test_exact_match_and_token_accuracy_count_what_is_right():
+    items = parse_task("add(digits=2,pad=steps)").eval_items(40)
+    n_tok = sum(len(a) for _, a in items)
+    s = AnswerSet(items, TOK, batch_size=7)
+    assert (s.n_items, s.n_tokens) == (40, n_tok)
+    assert s.score(Oracle(items)) == (1.0, 1.0)
+    wrong = {0: (0,), 3: (1, 2, 5), 17: (4,)}  # 3 items, 5 answer tokens wrong
+    exact, per_token = s.score(Oracle(items, wrong))
+    assert exact == pytest.approx(37 / 40) and per_token == pytest.approx((n_tok - 5) / n_tok)
+    assert s.score(lambda ids: torch.zeros(*ids.shape, TOK.vocab_size)) == (0.0, 0.0)
+
+
+def test_new_options_leave_old_run_ids_alone():
+    old = sorted(Path("runs").glob("*/*/config.json"))[::100]
+    assert old
+    for p in old:
+        d = json.loads(p.read_text())
+        assert RunConfig.from_dict(d).run_id == p.parent.name
+    base = RunConfig.from_args("25k", "prose=1", "100k")
+    assert "task_items" not in base.to_dict()["data"] and "evals" not in base.to_dict()["data"]
+    dense = RunConfig.from_args("25k", "prose=1", "100k", evals=40, task_items=512)
+    assert dense.run_id != base.run_id
+    assert RunConfig.from_dict(dense.to_dict()) == dense
+    assert dense.to_dict()["data"]["evals"] == 40
+
+
+def test_shape_and_warm_up_budget_are_run_options():
+    c = RunConfig.from_args("10k", "needle(k=4)=1;front=dyck:0.5:reset:emb=mean", "400k",
+                            front_tokens="100k", **DIAG)
+    assert (c.model.n_layer, c.model.d_model, c.model.n_head) == (2, 16, 4)
+    assert c.recipe == "needle(k=4)=1;front=dyck:0.25:reset:emb=mean"
+    assert c.n_params == 2 * (12 * 16 * 16 + 2 * 16) + 16
+    for kw, msg in [(dict(width=16), "width= needs layers="),
+                    (dict(layers=2, width=16, heads=3), "does not divide"),
+                    (dict(layers=2, width=12, heads=4), "odd"),
+                    (dict(heads=4), "heads= needs width="),
+                    (dict(front_tokens="500k"), "must lie between 0"),
+                    (dict(evals=-1), "evals"), (dict(task_items=0), "task_items")]:
+        with pytest.raises(ConfigError, match=msg):
+            RunConfig.from_args("25k", "copy()=1;front=dyck:0.1:reset", "400k", **kw)
+    with pytest.raises(ConfigError, match="needs a front= phase"):
+        RunConfig.from_args("25k", "copy()=1", "400k", front_tokens="100k")
+
+
+def test_a_task_run_records_both_measures_densely_and_times_evaluation(tmp_path):
+    cfg = RunConfig.from_args("10k", "copy(n=3)=1;front=dyck:0.25:reset:emb=mean",
+                              8 * 64 * 40, lr=1e-2, evals=12, task_items=64, **DIAG)
+    out = tmp_path / "run"
+    res = train(cfg, out, device="cpu", progress=False, precision="fp32")
+    assert res.status == "done"
+    recs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    exact = [r for r in recs if r["kind"] == "skill" and r["name"] == "copy(n=3)"]
+    token = [r for r in recs if r["kind"] == "skill" and r["name"] == "copy(n=3)/token"]
+    assert len(exact) == len(token) >= 12
+    assert all(r["items"] == 64 and r["metric"] == "exact_match" for r in exact)
+    n_answer = sum(len(a) for _, a in parse_task("copy(n=3)").eval_items(64))
+    assert all(r["items"] == n_answer and r["metric"] == "token_accuracy" for r in token)
+    assert {r["step"] for r in exact} >= {round(40 * i / 12) for i in range(1, 13)}
+    # checkpoints only at the log-spaced steps (and the stage switch), not at the dense ones
+    ckpts = {int(p.stem.split("_")[1]) for p in (out / "ckpt").glob("step_*.pt")}
+    assert ckpts <= set(log_steps(40, extra=(10,))) and len(ckpts) < len(exact)
+    secs = {n: [r["value"] for r in recs if r["kind"] == "throughput" and r["name"] == n]
+            for n in ("train_seconds", "eval_seconds", "tokens_per_s")}
+    assert len(secs["eval_seconds"]) == len(exact)
+    assert secs["eval_seconds"] == sorted(secs["eval_seconds"]) and secs["eval_seconds"][-1] > 0
+    assert secs["train_seconds"] == sorted(secs["train_seconds"])
+    assert res.tokens_per_s == secs["tokens_per_s"][-1]
+    # the store and the grok fits read the item counts as the resolution
+    sk = load_runs(tmp_path).metrics
+    table = skill_table(sk[sk["kind"] == "skill"])
+    res_of = table.groupby("skill")["resolution"].first()
+    assert res_of["copy(n=3)"] == pytest.approx(1 / 64)
+    assert res_of["copy(n=3)/token"] == pytest.approx(1 / n_answer)
