@@ -606,6 +606,7 @@ def savings_size_page(ctx: ReportContext) -> list:
 
 def midtraining_page(ctx: ReportContext) -> list:
     """Savings over the midtraining (start × weight) design, at the target and in the grid."""
+    from ..predict.result import verdict
     from ..recipe import parse_recipe
 
     sav = ctx.savings
@@ -626,7 +627,8 @@ def midtraining_page(ctx: ReportContext) -> list:
     fig = new_page("Midtraining: start × weight",
                    f"savings ratio s at {format_count(ctx.size)} params ({ctx.tokens_rule}) "
                    f"of prose=1 with a mid-training domain from START (fraction of training) "
-                   f"at WEIGHT; cells: s [{int(ctx.level * 100)}% interval]; blue saves data")
+                   f"at WEIGHT; cells: s [{int(ctx.level * 100)}% interval] and the verdict "
+                   "it supports; colour: ln s of the point estimate (blue below 1)")
     doms = sorted(df["domain"].unique())
     for j, dom in enumerate(doms[:2]):
         g = df[df["domain"] == dom]
@@ -636,8 +638,9 @@ def midtraining_page(ctx: ReportContext) -> list:
         for r in g.itertuples():
             a, b = weights.index(r.weight), starts.index(r.start)
             Z[a, b] = r.s
-            txt[a, b] = style.fmt_interval(r.s, r.lo, r.hi, 3).replace(" [", "\n[")
-        w = 0.42 if len(doms) > 1 else 0.6
+            txt[a, b] = (style.fmt_interval(r.s, r.lo, r.hi, 3).replace(" [", "\n[")
+                         + "\n" + verdict(r.lo, r.hi))
+        w = 0.42 if len(doms) > 1 else 0.8
         ax = fig.add_axes([0.08 + j * 0.48, 0.14, w, 0.68])
         lz = np.log(Z)
         vmax = max(float(np.nanmax(np.abs(lz))) if np.isfinite(lz).any() else 0.1, 0.05)
@@ -654,7 +657,7 @@ def midtraining_page(ctx: ReportContext) -> list:
         ax.set_title(f"mid-training domain: {dom}", fontsize=9, loc="left")
         ax.grid(False)
         cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
-        cb.set_label("ln s  (< 0 saves data)")
+        cb.set_label("ln s of the point estimate  (< 0: s < 1)")
     figs.append(fig)
     return figs
 
