@@ -210,7 +210,7 @@ def train_cmd(
     check_train_args(size, mix, tokens, batch_size=batch_size, seq_len=seq_len, layers=layers,
                      lr=lr, warmup_steps=warmup_steps, schedule=schedule, branches=branches,
                      device=device, precision=precision, keep_checkpoints=keep_checkpoints,
-                     out=out)
+                     out=out, seed=seed)
     from .train import RunConfig, train
 
     cfg = RunConfig.from_args(size=size, mix=mix, tokens=tokens, seed=seed, schedule=schedule,
@@ -359,7 +359,7 @@ def fit_law_cmd(
     from .validate import check_fit_args
 
     check_fit_args(source, predict, out, form=form, points=points, bootstrap=bootstrap,
-                   min_tokens=min_tokens, drop_bad_rows=drop_bad_rows)
+                   min_tokens=min_tokens, drop_bad_rows=drop_bad_rows, seed=seed)
     from .fit.api import fit_law_path, law_predict_table
     from .units import parse_count
 
@@ -413,7 +413,7 @@ def fit_mixture_cmd(
     """Mixture law (data mixing law / quadratic / kernel), chosen by cross-validation."""
     from .validate import at_least, check_fit_args
 
-    check_fit_args(train, predict, out)
+    check_fit_args(train, predict, out, seed=seed)
     at_least(folds, "--folds", 2)
     from .fit.api import mixture_predict_table
     from .fit.mixture import fit_mixture_csv
@@ -488,9 +488,10 @@ def data_stats_cmd(
     """Realised token fractions per domain and per phase of a recipe."""
     from .recipe import parse_recipe
     from .units import format_count, parse_tokens
-    from .validate import at_least, check_budget
+    from .validate import at_least, check_budget, check_seed
 
     parse_recipe(mix)
+    check_seed(seed)
     at_least(batch_size, "--batch-size", 1)
     at_least(seq_len, "--seq-len", 1)
     budget = parse_tokens(tokens)
@@ -564,7 +565,7 @@ def predict_cmd(
     for recipe in (mix, baseline):
         if recipe is not None:
             parse_recipe(recipe)
-    check_predict_args(size, tokens, bootstrap)
+    check_predict_args(size, tokens, bootstrap, seed)
     check_runs_source(runs)
     cut = _min_tokens(min_tokens)
     from .predict import predict_savings, suggest_run
@@ -608,7 +609,7 @@ def backtest_cmd(
     """Hold out the largest size, predict its losses and savings from the rest, score them."""
     from .validate import check_predict_args, check_runs_source
 
-    check_predict_args(None, None, bootstrap)
+    check_predict_args(None, None, bootstrap, seed)
     check_runs_source(runs)
     cut = _min_tokens(min_tokens)
     from .predict import backtest
@@ -636,7 +637,7 @@ def report_cmd(
     """The PDF report: grid, laws, savings, skill emergence, backtest, provenance."""
     from .validate import check_output_file, check_predict_args, check_runs_source
 
-    check_predict_args(size, None, bootstrap)
+    check_predict_args(size, None, bootstrap, seed)
     check_runs_source(runs)
     check_output_file(out)
     from .report import build_report

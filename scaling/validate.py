@@ -57,6 +57,12 @@ def positive_finite(value: float | None, name: str) -> None:
         raise ConfigError(f"{name} must be a finite number > 0, got {value}")
 
 
+def check_seed(seed: int | None, option: str = "--seed") -> None:
+    """A seed in [0, 2^63): numpy and torch take no negative seeds, and stages add offsets."""
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ConfigError(f"{option} must be an integer in [0, 2^63), got {seed}")
+
+
 def parse_size(size: str | int | float, what: str = "size") -> int:
     """``--size`` as a non-embedding parameter count."""
     try:
@@ -229,7 +235,7 @@ def check_train_args(size: str, mix: str, tokens: str, *, batch_size: int = 32,
                      warmup_steps: int | None = None, schedule: str = "cosine",
                      branches: str | None = None, device: str | None = None,
                      precision: str = "auto", keep_checkpoints: int | None = None,
-                     out: Path | None = None) -> None:
+                     out: Path | None = None, seed: int = 0) -> None:
     """Every ``scaling train`` argument that can be checked without torch (and the device).
 
     The order is the one :class:`~scaling.train.RunConfig` checks in; the first problem found
@@ -243,6 +249,7 @@ def check_train_args(size: str, mix: str, tokens: str, *, batch_size: int = 32,
     shape = shape_for(n, layers)
     recipe = parse_recipe(mix)
     check_user_paths(recipe)
+    check_seed(seed)
     check_optim(lr, warmup_steps, schedule)
     if branches is not None:
         parse_branches(branches)
@@ -321,7 +328,8 @@ def check_count(text: str | None, option: str, maximum: float | None = None,
     return float(value)
 
 
-def check_predict_args(size: str | None, tokens: str | None, bootstrap: int) -> None:
+def check_predict_args(size: str | None, tokens: str | None, bootstrap: int,
+                       seed: int = 0) -> None:
     """``predict`` targets: a size the shape rule can build, a budget below :data:`MAX_TOKENS`."""
     from .shape import MAX_PARAMS
 
@@ -329,6 +337,7 @@ def check_predict_args(size: str | None, tokens: str | None, bootstrap: int) -> 
     if tokens is not None and not str(tokens).strip().lower().endswith("x"):
         check_count(tokens, "--tokens", MAX_TOKENS, "more text than any corpus holds", "tokens")
     at_least(bootstrap, "--bootstrap", 0)
+    check_seed(seed)
 
 
 #: ``fit law --form`` and ``--points`` choices (kept equal to scaling.fit's by a test).
@@ -352,7 +361,7 @@ def check_csv_rows(path: Path, columns: list[str], drop: bool = False,
 def check_fit_args(source: Path, predict: Path | None = None, out: Path | None = None, *,
                    form: str | None = None, points: str | None = None,
                    bootstrap: int | None = None, min_tokens: str | None = None,
-                   grok: bool = False, drop_bad_rows: bool = False) -> None:
+                   grok: bool = False, drop_bad_rows: bool = False, seed: int = 0) -> None:
     """``scaling fit …`` arguments: the input, ``--predict``/``--out`` and the law options.
 
     A CSV given to ``fit law`` (``form`` set) or ``fit grok`` (``grok``) has its rows checked
@@ -364,6 +373,7 @@ def check_fit_args(source: Path, predict: Path | None = None, out: Path | None =
     if points is not None and points not in FIT_POINTS:
         raise ConfigError(f"unknown --points {points!r}; use {' or '.join(FIT_POINTS)}")
     at_least(bootstrap, "--bootstrap", 0)
+    check_seed(seed)
     check_count(min_tokens, "--min-tokens")
     if (predict is None) != (out is None):
         raise ConfigError("--predict X.csv and --out P.csv go together")
@@ -402,6 +412,8 @@ def check_grid_args(spec, *, device: str | None = None, jobs: int = 1,
     dev, memory = check_device(device)
     vocab = get_tokenizer("byte").vocab_size
     for entry in spec.recipes:
+        for seed in entry.seeds:
+            check_seed(seed, f"seed of recipe {entry.mix!r}")
         opts = {**spec.train, **entry.train}
         batch, seq = int(opts.get("batch_size", 32)), int(opts.get("seq_len", 128))
         at_least(batch, f"batch_size of recipe {entry.mix!r}", 1)

@@ -55,6 +55,7 @@ def _files(root: Path) -> dict[str, str]:
         "empty.toml": 'sizes = ["20k"]\ntokens = "8k"\nrecipes = []\n',
         "huge.toml": GOOD_GRID.replace('"20k"', '"1e12"'),
         "good.toml": GOOD_GRID,
+        "negseed.toml": GOOD_GRID + "seeds = [0, -2]\n",
         "garbage/notes.txt": "not a run",
         "garbage/sub/config.jsn": "{",
     }
@@ -97,6 +98,13 @@ CASES = [
     (_train("--batch-size", "0"), ["--batch-size"]),
     (_train("--keep-checkpoints", "0"), ["--keep-checkpoints"]),
     (_train("--precision", "fp8"), ["--precision", "'fp8'"]),
+    (_train("--seed", "-1"), ["--seed", "-1"]),
+    (["data", "stats", "--mix", "prose=1", "--tokens", "1M", "--seed", "-1"], ["--seed"]),
+    (["fit", "law", "{t}/law.csv", "--seed", "-1"], ["--seed"]),
+    (["fit", "mixture", "{t}/mix.csv", "--target", "loss", "--seed", "-3"], ["--seed"]),
+    (["predict", "--mix", "prose=1", "--seed", str(2**64)], ["--seed"]),
+    (["backtest", "--seed", "-1"], ["--seed"]),
+    (["grid", "{t}/negseed.toml", "--out", "{t}/grid"], ["seed of recipe 'prose=1'"]),
     (["grid", "{t}/good.toml", "--out", "{t}/grid", "--precision", "half"], ["--precision"]),
     (_train("--out", "{t}/law.csv"), ["--out", "is a file"]),
     # issue 19: CSV rows, the same for import, fit law and fit grok

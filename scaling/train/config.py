@@ -13,7 +13,14 @@ from typing import Any
 
 from ..hashing import config_hash
 from ..units import format_count, parse_tokens
-from ..validate import ConfigError, check_budget, check_optim, parse_branches, parse_size
+from ..validate import (
+    ConfigError,
+    check_budget,
+    check_optim,
+    check_seed,
+    parse_branches,
+    parse_size,
+)
 from .model import Shape, count_params, shape_for
 
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "OptimConfig", "RunConfig",
@@ -133,6 +140,7 @@ class RunConfig:
         n, total = count_params(self.model)
         object.__setattr__(self, "n_params", n)
         object.__setattr__(self, "n_params_total", total)
+        check_seed(self.seed)
         check_optim(self.optim.lr, self.optim.warmup_steps, self.optim.schedule)
         if self.optim.branches and self.optim.schedule != "wsd":
             raise ConfigError("--branches needs --schedule wsd (cooldowns fork from the "
