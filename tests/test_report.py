@@ -190,7 +190,7 @@ def test_cli_report_json_and_bad_out(store, tmp_path):
     assert "error: --out must name a .pdf file" in bad.output
     missing = runner.invoke(app, ["report", "--runs", str(tmp_path / "nope"), "--out",
                                   str(out)])
-    assert missing.exit_code == 1 and "no run store" in missing.output
+    assert missing.exit_code == 1 and "no such run store" in missing.output and "--runs" in missing.output
 
 
 def test_one_bootstrap_default_so_the_headline_is_the_cli_answer(store):
