@@ -48,7 +48,7 @@ probe families as training data, loss on the answer only, evaluated on held-out 
                                               the tokens), then the task; at the switch every
                                               token embedding is set to their mean
 
-Families and knobs: ``needle(k)``, ``copy(n)``, ``reverse(n)``, ``sort(n)``,
+Families and knobs: ``needle(k,key)``, ``copy(n)``, ``reverse(n)``, ``sort(n)``,
 ``brackets(depth)``, ``add(digits,pad=plain|sums|steps|full)``, ``mod_add(p)``,
 ``mul(digits)``; ``copy()`` takes the defaults. The parentheses mark a task (``sort`` alone is
 the procedural domain). In TOML a task is a quoted key, ``base = {"needle(k=8)" = 1}``, or a

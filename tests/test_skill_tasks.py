@@ -39,8 +39,9 @@ def _correct(task, prompt: str, answer: str) -> bool:
     """Recompute the answer from the prompt, independently of the generators."""
     fam, knobs = task.family, dict(task.knobs)
     if fam == "needle":
-        pairs = dict(re.findall(r"([a-z]{3})=(\d{3})", prompt.split("?")[0]))
-        return len(pairs) == knobs["k"] and pairs[prompt.rsplit(" ", 1)[1][:-1]] == answer
+        pairs = dict(re.findall(r"([a-z]+)=(\d{3})", prompt.split("?")[0]))
+        return (len(pairs) == knobs["k"] and {len(k) for k in pairs} == {knobs["key"]}
+                and pairs[prompt.rsplit(" ", 1)[1][:-1]] == answer)
     if fam in ("copy", "reverse", "sort"):
         x = prompt.split(": ", 1)[1][:-1]
         return len(x) == knobs["n"] and answer == {"copy": x, "reverse": x[::-1],
@@ -63,7 +64,8 @@ def _correct(task, prompt: str, answer: str) -> bool:
     return TASKS[fam].verify(prompt, answer)
 
 
-@pytest.mark.parametrize("spec", DEFAULTS + ["needle(k=12)", "add(digits=5,pad=full)",
+@pytest.mark.parametrize("spec", DEFAULTS + ["needle(k=12)", "needle(k=3,key=1)",
+                                             "add(digits=5,pad=full)",
                                              "mod_add(p=11)", "eca(n=6,steps=3)"])
 def test_items_are_right_and_train_never_meets_eval(spec):
     task = parse_task(spec)
@@ -127,7 +129,7 @@ def test_pools_mask_the_answer_only_and_split_train_from_val():
 
 def test_recipe_grammar_canonical_and_toml_forms():
     r = parse_recipe("prose=2, add( pad=steps ,digits=3)=1,needle()=1;mid=copy():0.5@0.5")
-    assert r.name == ("add(digits=3,pad=steps)=0.25,needle(k=4)=0.25,prose=0.5;"
+    assert r.name == ("add(digits=3,pad=steps)=0.25,needle(k=4,key=3)=0.25,prose=0.5;"
                       "mid=copy(n=8):0.5@0.5")
     assert parse_recipe(r.name) == r == parse_recipe(r.to_dict())
     toml = parse_recipe({"mix": {"base": {"prose": 2, "needle": {"weight": 1, "k": 4},
@@ -143,7 +145,7 @@ def test_recipe_grammar_canonical_and_toml_forms():
 def test_streams_and_stats_draw_the_tasks():
     mix = "prose=0.5,needle(k=8)=0.25,add(pad=sums)=0.25"
     st = mix_stats(mix, 200_000)
-    assert st["fractions"]["needle(k=8)"] == pytest.approx(0.25, abs=0.03)
+    assert st["fractions"]["needle(k=8,key=3)"] == pytest.approx(0.25, abs=0.03)
     s = Stream(mix, 50_000, 8, 128, seed=0)
     b = s.batch(3)
     for row, dom in enumerate(b.domains):
@@ -169,6 +171,7 @@ def test_data_show_a_task():
 BAD = [
     ("nope(k=1)=1", ["unknown skill task 'nope'", "needle"]),
     ("needle(k=99)=1", ["needle(k=99)", "k=99 is out of range", "1–24"]),
+    ("needle(key=4)=1", ["key=4 is out of range", "1–3"]),
     ("needle(k=x)=1", ["k='x' is not an integer"]),
     ("add(pad=huge)=1", ["pad='huge'", "plain, sums, steps, full"]),
     ("copy(m=3)=1", ["unknown knob 'm'", "n=8"]),

@@ -89,7 +89,7 @@ def test_shape_and_warm_up_budget_are_run_options():
     c = RunConfig.from_args("10k", "needle(k=4)=1;front=dyck:0.5:reset:emb=mean", "400k",
                             front_tokens="100k", **DIAG)
     assert (c.model.n_layer, c.model.d_model, c.model.n_head) == (2, 16, 4)
-    assert c.recipe == "needle(k=4)=1;front=dyck:0.25:reset:emb=mean"
+    assert c.recipe == "needle(k=4,key=3)=1;front=dyck:0.25:reset:emb=mean"
     assert c.n_params == 2 * (12 * 16 * 16 + 2 * 16) + 16
     for kw, msg in [(dict(width=16), "width= needs layers="),
                     (dict(layers=2, width=16, heads=3), "does not divide"),

@@ -9,7 +9,8 @@ skill records).
 ==========  ==============================  ============================================
 family      knobs (default; range)          prompt → answer
 ==========  ==============================  ============================================
-``needle``  ``k`` pairs (4; 1–24)           ``kv: qfa=417 zzb=902 ? zzb=`` → ``902``
+``needle``  ``k`` pairs (4; 1–24),          ``kv: qfa=417 zzb=902 ? zzb=`` → ``902``
+            ``key`` letters per key (3; 1–3)
 ``copy``    ``n`` symbols (8; 1–100)        ``copy: abcd|`` → ``abcd``
 ``reverse`` ``n`` symbols (8; 1–100)        ``reverse: abcd|`` → ``dcba``
 ``sort``    ``n`` symbols (8; 1–100)        ``sort: dbca|`` → ``abcd``
@@ -71,10 +72,10 @@ class TaskError(ScalingError, ValueError):
 # --------------------------------------------------------------------------- generators
 
 
-def _needle(rng: random.Random, k: int) -> tuple[str, str]:
+def _needle(rng: random.Random, k: int, key_len: int = 3) -> tuple[str, str]:
     keys: list[str] = []
     while len(keys) < k:
-        key = P._letters(rng, 3)
+        key = P._letters(rng, key_len)
         if key not in keys:
             keys.append(key)
     vals = [f"{rng.randrange(1000):03d}" for _ in keys]
@@ -185,7 +186,7 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("needle", (Knob("k", 4, 1, 24),), _needle,
+    Family("needle", (Knob("k", 4, 1, 24), Knob("key", 3, 1, 3)), _needle,
            "recall the value of a queried key among k key=value pairs"),
     Family("copy", (Knob("n", 8, 1, 100),), _string_task("copy", lambda x: x),
            "copy a random string"),
