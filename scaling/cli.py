@@ -688,12 +688,24 @@ def env_cmd(
 
 
 def main() -> None:
-    """Console-script entry point; an exception that escapes a command is one line too."""
+    """Console-script entry point. A usage error (unknown option, missing or unreadable value)
+    and an exception that escapes a command are one line on stderr too."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    except typer.TyperException as e:  # typer's usage errors
+        ctx = getattr(e, "ctx", None)
+        if type(e).__name__ != "NoArgsIsHelpError":  # (that one has printed the help)
+            message = " ".join(e.format_message().split())
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            typer.echo(f"error: {message}{hint}", err=True)
+        sys.exit(getattr(e, "exit_code", 2))
     except Exception as e:  # commands catch their own (user_errors); this is the last guard
         typer.echo(f"error: {unexpected_error(e)}", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -292,7 +292,7 @@ def test_unexpected_errors_are_one_line_unless_debugging(work, monkeypatch):
 
 
 def test_main_guards_what_escapes_a_command(monkeypatch, capsys):
-    def app_that_breaks():
+    def app_that_breaks(**kw):
         raise KeyError("oops")
 
     monkeypatch.delenv("SCALING_DEBUG", raising=False)
@@ -357,3 +357,32 @@ def test_cuda_checks_with_a_stand_in_gpu(monkeypatch):
     with pytest.raises(v.ConfigError, match="CUDA is not available"):
         v.check_device("cuda")
     assert v.check_device(None)[0] == "cpu"
+
+
+def test_usage_errors_are_one_line_too(tmp_path):
+    """Typer's own errors (unknown option, missing or unreadable value) through the console
+    entry point: one line naming the option and where the help is, exit 2; help and success
+    keep their exit codes."""
+    cases = [
+        (["train", "--size", "20k", "--mix", "prose=1", "--tokens", "8k", "--out",
+          str(tmp_path / "r"), "--batch-size", "abc"], "'--batch-size'"),
+        (["train", "--size", "20k"], "Missing option '--mix'"),
+        (["fit", "law", str(tmp_path / "x.csv"), "--bootsrap", "5"], "--bootsrap"),
+        (["trian"], "No such command 'trian'"),
+    ]
+    code = ("import sys\nfrom scaling.cli import main\nsys.argv = ['scaling', *sys.argv[1:]]\n"
+            "main()\n")
+    for args, needle in cases:
+        p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 2 and p.stdout == "", (args, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
+        assert "--help`)" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+    ok = subprocess.run([sys.executable, "-c", code, "data", "show", "dyck", "-n", "1"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("--- dyck sample 0"), ok.stderr
+    help_ = subprocess.run([sys.executable, "-c", code, "fit"], capture_output=True, text=True,
+                           timeout=120)
+    assert help_.returncode == 2 and "law" in help_.stdout  # a group without a command: help
