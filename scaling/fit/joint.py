@@ -36,9 +36,9 @@ optimum is never worse than it), and the best start is polished with L-BFGS-B.
 
 Choice of variant. Leave-largest-size-out cross-validation: each variant is refitted without
 the grid's largest size and scored by the RMS log error of that size's losses; the variant
-scores within one standard error of the lowest are *admissible*, and the simplest admissible
-one is used (the one-standard-error rule: a richer variant must predict the held-out size
-better by more than the score's noise); the admissible variants' spread is a part of the
+scores within :data:`CV_SE` (2) standard errors of the lowest are *admissible*, and the
+simplest admissible one is used (the standard-error rule: a richer variant must predict the
+held-out size better by more than the score's noise); the admissible variants' spread is a part of the
 interval (:mod:`scaling.predict.joint`). With fewer than 4 sizes the reduced grid cannot be fitted and
 the choice is by AIC on the full fit (Gaussian log residuals). The choice and the scores are
 reported (:attr:`JointResult.selection`).
@@ -77,6 +77,11 @@ import pandas as pd
 from ..jsonsafe import finite_or_none as _f
 from . import forms, optim
 from .laws import FitError
+
+#: A variant is admissible when its leave-largest-size-out score is within this many standard
+#: errors of the best (the held-out size has only a few dozen points, so one standard error
+#: rejected the true, simplest variant of simulated one-seed grids now and then).
+CV_SE = 2.0
 
 #: Search box of each kind of internal parameter (natural scale for exponents).
 BOUNDS = {"e": (-10.0, 5.0), "a": (-10.0, 60.0), "alpha": (0.0, 3.0), "b": (-10.0, 60.0),
@@ -477,9 +482,9 @@ def _select(data: _Data, fits: dict[Variant, _VariantFit], select: str):
     if method == "cv":
         scored = [i for i, r in enumerate(rows) if r["cv_rms"] is not None]
         best = min(scored, key=lambda i: (rows[i]["cv_rms"], variants[i].complexity))
-        lim = rows[best]["cv_rms"] + rows[best]["cv_se"]
+        lim = rows[best]["cv_rms"] + CV_SE * rows[best]["cv_se"]
         adm = [i for i in scored if rows[i]["cv_rms"] <= lim]
-        # one-standard-error rule: the simplest variant that predicts as well as the best
+        # standard-error rule: the simplest variant that predicts as well as the best
         best = min(adm, key=lambda i: (variants[i].complexity, rows[i]["cv_rms"]))
     else:
         best = min(range(len(rows)), key=lambda i: rows[i]["aic"])

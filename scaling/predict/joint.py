@@ -8,21 +8,33 @@ parts up to it):
 
 1. ``bootstrap`` — the paired bootstrap over runs of the chosen variant (parameter noise).
 2. ``variants`` — the spread between the admissible variants (leave-largest-size-out CV
-   within one standard error of the best): each bootstrap sample is shifted by the difference
-   between a variant's point answer and the chosen one's, the variant drawn uniformly.
+   within two standard errors of the best): the square root of the mean over them of
+   :math:`(\ln s_v - \ln s)^2 - |v_v - v|`, floored at 0 after averaging, where v is the
+   Gauss–Newton (delta-method) variance of ln s of each fit — a richer fit's answer differs
+   from the simpler one's by its extra parameter noise alone when both are right (Hausman),
+   and only the excess says the variants disagree. The same for ln L (recipe and baseline).
 3. ``extrapolation`` — what the grid itself says about extrapolating in N. Nested backtests:
    the chosen variant refitted to the smallest m sizes (m = 3 … all but the largest) predicts
-   every larger size j; the savings error is ln s_m(N_j) − ln s_{j}(N_j) (the fit that has
-   seen size j as the reference) and the loss error ln L_obs − ln L_m at the observed points
-   of size j. Both grow with the extrapolation factor f = N_j / N_m; their root mean square
-   per unit ln f, beyond what the bootstrap of those fits already explains (parameter noise
-   is part 1; for losses also the points' own scatter σ about the law), is
+   every larger size j (factor f = N_j / N_m). The savings error is ln s_m(N_j) − ln s_j(N_j)
+   (the fit that has seen size j is the reference); the loss error is the mean of
+   ln L_obs − ln L_m over size j's points of the recipe and the baseline (the systematic part:
+   the points' own scatter averages out). Their growth with the extrapolation factor,
 
-   .. math:: c^2 = \max\Big(0, \frac{\sum (e^2 - v)}{\sum (\ln f)^2}\Big),
+   .. math:: c^2 = \sum_{m,j} e_{mj}^2 \big/ \sum_{m,j} (\ln f_{mj})^2,
 
-   with v the variance the bootstrap (and σ²) assigns to each error. At the target the part
-   has sd :math:`c\,\ln(N / N_{max})` (0 inside the grid). With fewer than 4 sizes no nested
-   backtest is possible, and the part is not available (a warning says so).
+   is carried to the target as a normal term with sd :math:`c\,\ln(N / N_{max})` (0 inside
+   the grid). For the savings, each :math:`e^2` is first reduced by the refit's own parameter
+   noise (the bootstrap variance of ln s at N_j times the ratio of point counts), which part 1
+   already carries. The loss errors are not reduced: a misspecified law (e.g. a data term that
+   bends) shows on the grid only as errors of the size of the noise, and what the grid cannot
+   rule out is kept. With fewer than 4 sizes no nested backtest is
+   possible, and the part is missing (a warning says so; the answer is not confident).
+   The same for tokens: the chosen variant refitted without the budgets above a cut (the
+   median and the upper quartile of the grid's token counts) predicts the points above it;
+   :math:`c_D^2 = \max(0, \sum (e_i^2 - \sigma^2)) / \sum \ln(D_i/D_{cut})^2` (σ the
+   full fit's residual scatter), and the loss part has sd :math:`c\,d_N + c_D\,d_D` with
+   :math:`d_D = \ln(D_b / D_{max})` beyond the grid's largest budget (added, not in
+   quadrature: both errors come from one misfit of the law and share a sign).
 4. ``trend prior`` — only where the recipe or the baseline has runs at < 3 sizes: whether the
    data effect drifts with size cannot be checked, so a drift of up to :data:`GAMMA_MAX` in
    |γ| is allowed (90% of a normal term) over the log-distance from the recipe's sizes to the
@@ -90,13 +102,6 @@ def _q(x: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo) if lo < 1e299 else float("inf"), float(hi) if hi < 1e299 else float("inf")
 
 
-def _lsd(x: np.ndarray) -> float:
-    """sd of ln x over the finite positive samples."""
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x) & (x > 0)]
-    return float(np.std(np.log(x))) if x.size > 2 else float("nan")
-
-
 def nested_backtests(law: JointResult, recipe: str, ratio: float) -> dict[str, Any]:
     """Errors of the chosen variant refitted to the smaller sizes, predicting the larger ones
     (module docstring, part 3), and the fitted growth ``c`` per unit ln f for savings and
@@ -107,53 +112,67 @@ def nested_backtests(law: JointResult, recipe: str, ratio: float) -> dict[str, A
     if len(sizes) < 4:
         out["why"] = f"only {len(sizes)} sizes (a nested backtest needs ≥ 4)"
         return out
-    # bootstrap variance of a prediction, per unit of the full fit's — the refits see fewer
-    # sizes, so their noise is larger; scale the full fit's variance of ln s at N_j and of
-    # ln L at each point by the ratio of point counts (a rough, documented approximation)
     ri = law.recipes.index(recipe)
     fits = {}
     for m in range(3, len(sizes) + 1):
         keep = data.N <= sizes[m - 1] * (1 + 1e-9)
         fits[m] = (law.layout, law.theta) if m == len(sizes) else refit(law, keep)
-    es, vs, fs, el, vl, fl = [], [], [], [], [], []
-    sig2 = law.sigma ** 2
+    es, vs, fs, el, fl = [], [], [], [], []
     for m in range(3, len(sizes)):
-        n_m = float(np.sum(data.N <= sizes[m - 1] * (1 + 1e-9)))
-        inflate = len(data.N) / n_m
+        # the refit's own parameter noise: the full fit's bootstrap variance of ln s at N_j,
+        # scaled by the ratio of point counts (a refit on fewer sizes is noisier)
+        inflate = len(data.N) / float(np.sum(data.N <= sizes[m - 1] * (1 + 1e-9)))
         for j in range(m, len(sizes)):
             Nj = float(sizes[j])
             f = float(np.log(Nj / sizes[m - 1]))
             pred = float(law.savings(recipe, Nj, ratio * Nj, alt=fits[m]))
             ref = float(law.savings(recipe, Nj, ratio * Nj, alt=fits[j + 1]))
-            if law.boot is not None:
-                v = _lsd(law.savings(recipe, Nj, ratio * Nj, samples=True)) ** 2 * inflate
-            else:
-                v = 0.0
+            case = {"fitted_to": float(sizes[m - 1]), "size": Nj,
+                    "factor": Nj / float(sizes[m - 1])}
             if np.isfinite(pred) and np.isfinite(ref) and pred > 0 and ref > 0:
                 es.append(np.log(pred / ref))
-                vs.append(v if np.isfinite(v) else 0.0)
                 fs.append(f)
-                out["cases"].append({"fitted_to": float(sizes[m - 1]), "size": Nj,
-                                     "factor": Nj / float(sizes[m - 1]),
-                                     "savings_log_error": float(np.log(pred / ref))})
+                vs.append(_lvar(law.savings(recipe, Nj, ratio * Nj, samples=True)) * inflate
+                          if law.boot is not None else 0.0)
+                case["savings_log_error"] = float(es[-1])
+            # losses: the mean log error over the size's points (recipe and baseline) — the
+            # systematic part; the points' own scatter averages out
             at = np.isclose(data.N, Nj, rtol=1e-9) & np.isin(data.ri, [0, ri])
-            for i in np.flatnonzero(at):
-                name = law.recipes[data.ri[i]]
-                lp = float(law.loss(name, Nj, data.D[i], alt=fits[m]))
-                vb = _lsd(law.loss(name, Nj, data.D[i], samples=True)) ** 2 * inflate \
-                    if law.boot is not None else 0.0
-                el.append(np.log(data.L[i] / lp))
-                vl.append(sig2 + (vb if np.isfinite(vb) else 0.0))
+            errs = [np.log(data.L[i] / float(law.loss(law.recipes[data.ri[i]], Nj, data.D[i],
+                                                      alt=fits[m])))
+                    for i in np.flatnonzero(at)]
+            if errs:
+                el.append(float(np.mean(errs)))
                 fl.append(f)
-    es, vs, fs = map(np.asarray, (es, vs, fs))
-    el, vl, fl = map(np.asarray, (el, vl, fl))
-    out.update(available=bool(len(fs)),
+                case["loss_log_error"] = el[-1]
+            out["cases"].append(case)
+    # extrapolation in tokens: refit without the budgets above a cut, predict those points
+    eD, fD = [], []
+    Ds = np.unique(data.D)
+    for q in (0.5, 0.75):
+        cut = float(Ds[int(q * (len(Ds) - 1))])
+        keep = data.D <= cut * (1 + 1e-9)
+        sub = data.subset(keep)
+        if (~keep).sum() == 0 or len(sub.sizes()) < 2 or any(
+                len(np.unique(sub.D[sub.ri == r])) < 2 for r in range(len(law.recipes))):
+            continue
+        th = refit(law, keep)
+        for i in np.flatnonzero(~keep & np.isin(data.ri, [0, ri])):
+            lp = float(law.loss(law.recipes[data.ri[i]], data.N[i], data.D[i], alt=th))
+            eD.append(np.log(data.L[i] / lp))
+            fD.append(np.log(data.D[i] / cut))
+    eD, fD = np.asarray(eD), np.asarray(fD)
+    # the points' own scatter (the full fit's residual variance) is not an extrapolation error
+    out["c_loss_tokens"] = float(np.sqrt(max(0.0, np.sum(eD ** 2 - law.sigma ** 2))
+                                         / np.sum(fD ** 2))) if len(fD) else 0.0
+    out["n_loss_tokens"] = len(eD)
+    out["max_tokens"] = float(data.D.max())
+    es, vs, fs, el, fl = map(np.asarray, (es, vs, fs, el, fl))
+    out.update(available=bool(len(fs) and len(fl)),
                c_savings=float(np.sqrt(max(0.0, np.sum(es ** 2 - vs)) / np.sum(fs ** 2)))
                if len(fs) else float("nan"),
-               c_loss=float(np.sqrt(max(0.0, np.sum(el ** 2 - vl)) / np.sum(fl ** 2)))
+               c_loss=float(np.sqrt(np.sum(el ** 2) / np.sum(fl ** 2)))
                if len(fl) else float("nan"),
-               savings_rms_error=float(np.sqrt(np.mean(es ** 2))) if len(es) else float("nan"),
-               loss_rms_error=float(np.sqrt(np.mean(el ** 2))) if len(el) else float("nan"),
                n_savings=len(es), n_loss=len(el))
     return out
 
@@ -180,19 +199,35 @@ def joint_savings(law: JointResult, recipe: str, size: float, tokens: float,
     B = ls.size
     parts: dict[str, Any] = {"bootstrap": {"sd_log": _nsd(ls),
                                            "interval": _q(np.exp(ls), level)}}
-    # part 2: admissible variants
-    cands = [(law.variant.name, s, Lb, Lr)] + [
-        (name, float(law.savings(recipe, N, D_b, alt=a)), float(law.loss(b, N, D_b, alt=a)),
-         float(law.loss(recipe, N, D_b, alt=a))) for name, a in law.alternatives.items()]
-    cands = [c for c in cands if np.isfinite(c[1]) and c[1] > 0]
-    pick = rng.integers(0, len(cands), B)
-    shift = np.array([np.log(c[1] / s) if s > 0 and np.isfinite(s) else 0.0 for c in cands])
-    sh_b = np.array([np.log(c[2] / Lb) for c in cands])
-    sh_r = np.array([np.log(c[3] / Lr) for c in cands])
-    ls, lLb, lLr = ls + shift[pick], lLb + sh_b[pick], lLr + sh_r[pick]
-    parts["variants"] = {"n": len(cands), "names": [c[0] for c in cands],
-                         "savings": [c[1] for c in cands],
-                         "sd_log": float(np.std(shift)) if len(cands) > 1 else 0.0,
+    # part 2: admissible variants — their differences from the chosen one beyond what the
+    # richer fit's extra parameter noise explains (Hausman: for nested fits the difference
+    # of two estimates has the difference of their variances), as a symmetric term
+    alts = [(law.variant.name, (law.layout, law.theta))] + list(law.alternatives.items())
+    rows = []
+    for name, a in alts:
+        sv = float(law.savings(recipe, N, D_b, alt=a))
+        if not (np.isfinite(sv) and sv > 0):
+            continue
+        rows.append({"variant": name, "savings": sv,
+                     "var_log": _delta_var(law, a, lambda al: law.savings(recipe, N, D_b,
+                                                                          alt=al)),
+                     "loss_recipe": float(law.loss(recipe, N, D_b, alt=a)),
+                     "loss_baseline": float(law.loss(b, N, D_b, alt=a)),
+                     "var_log_loss": 0.5 * (
+                         _delta_var(law, a, lambda al: law.loss(recipe, N, D_b, alt=al))
+                         + _delta_var(law, a, lambda al: law.loss(b, N, D_b, alt=al)))})
+    # pooled over the variants, then floored: flooring each term would turn pure noise into a
+    # positive spread
+    v0 = rows[0]["var_log"] if rows else 0.0
+    w0 = rows[0]["var_log_loss"] if rows else 0.0
+    ex = [np.log(r["savings"] / s) ** 2 - abs(r["var_log"] - v0) for r in rows]
+    ex_l = [0.5 * (np.log(r["loss_recipe"] / Lr) ** 2 + np.log(r["loss_baseline"] / Lb) ** 2)
+            - abs(r["var_log_loss"] - w0) for r in rows]
+    tau_v = float(np.sqrt(max(0.0, np.mean(ex)))) if rows else 0.0
+    tau_vl = float(np.sqrt(max(0.0, np.mean(ex_l)))) if rows else 0.0
+    ls = ls + tau_v * rng.standard_normal(B)
+    lLb, lLr = lLb + tau_vl * rng.standard_normal(B), lLr + tau_vl * rng.standard_normal(B)
+    parts["variants"] = {"n": len(rows), "fits": rows, "sd_log": tau_v, "sd_log_loss": tau_vl,
                          "interval": _q(np.exp(ls), level)}
     # part 3: extrapolation in N measured on the grid
     n_max = float(law.data.sizes().max())
@@ -201,12 +236,18 @@ def joint_savings(law: JointResult, recipe: str, size: float, tokens: float,
     if widen and d > 0:
         nb = nested or nested_backtests(law, recipe, D_b / N)
         if nb.get("available"):
-            tau, tau_l = nb["c_savings"] * d, nb["c_loss"] * d
+            d_D = max(0.0, float(np.log(D_b / nb["max_tokens"])))
+            # N and D terms add: both come from one misfit of the law, so their errors share
+            # a sign rather than partly cancelling like independent terms
+            tau = nb["c_savings"] * d
+            tau_l = nb["c_loss"] * d + nb["c_loss_tokens"] * d_D
             ls = ls + tau * rng.standard_normal(B)
             z = rng.standard_normal(B)
             lLb, lLr = lLb + tau_l * z, lLr + tau_l * rng.standard_normal(B)
             parts["extrapolation"] = {"sd_log": tau, "sd_log_loss": tau_l,
                                       "c_savings": nb["c_savings"], "c_loss": nb["c_loss"],
+                                      "c_loss_tokens": nb["c_loss_tokens"],
+                                      "tokens_log_distance": d_D,
                                       "log_distance": d, "nested": nb,
                                       "interval": _q(np.exp(ls), level)}
         else:
@@ -240,6 +281,125 @@ def joint_savings(law: JointResult, recipe: str, size: float, tokens: float,
                        confident=confident)
 
 
+def _lvar(x: np.ndarray) -> float:
+    """Variance of ln x over the finite positive samples (0 when there are too few)."""
+    x = np.asarray(x, float).ravel()
+    x = x[np.isfinite(x) & (x > 0)]
+    return float(np.var(np.log(x))) if x.size > 2 else 0.0
+
+
+def _delta_var(law: JointResult, alt, fn) -> float:
+    """Delta-method variance of ``ln fn(alt)`` under the Gauss–Newton covariance of the fit
+    ``alt = (layout, theta)`` on the law's data (residual variance σ² of that fit)."""
+    from ..fit.joint import JointStructure
+
+    lay, th = alt
+    d = law.data
+    st = JointStructure(lay.design(d.ri, np.log(d.N), np.log(d.D), d.lN0))
+    r, sm, _ = st.evaluate(np.atleast_2d(th), d.logL, None, 1e-3)
+    J = st.jacobian_t(sm)[0].T  # [n, P]
+    dof = max(len(r[0]) - J.shape[1], 1)
+    cov = float(r[0] @ r[0]) / dof * np.linalg.pinv(J.T @ J)
+    base = float(np.log(fn((lay, th))))
+    h = 1e-5
+    grad = np.array([(float(np.log(fn((lay, th + h * e)))) - base) / h
+                     for e in np.eye(len(th))])
+    v = float(grad @ cov @ grad)
+    return v if np.isfinite(v) else 0.0
+
+
 def _nsd(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     return float(np.std(x)) if x.size > 2 else float("nan")
+
+
+# --------------------------------------------------------------------------- the product
+
+
+def joint_available(grid, recipe: str, baseline: str) -> str | None:
+    """Why the joint law cannot answer for this pair of the grid (None when it can)."""
+    if recipe == baseline:
+        return "recipe and baseline are the same"
+    for r in (recipe, baseline):
+        if len(grid.sizes(r)) < 2:
+            return f"{r} has runs at one model size only"
+        if grid.of(r)["tokens"].nunique() < 2:
+            return f"{r} has fewer than 2 distinct budgets"
+    return None
+
+
+def fit_pair(grid, recipe: str, baseline: str, bootstrap: int, seed: int, level: float):
+    """The joint law of ``recipe`` and ``baseline`` on the grid's points (cached on the grid;
+    the bootstrap resamples whole runs)."""
+    from ..fit import FitError
+    from .grid import PredictError
+
+    key = ("joint", recipe, baseline, int(bootstrap or 0), seed, level)
+    if key not in grid.fits:
+        pts = grid.points[grid.points["recipe"].isin([recipe, baseline])]
+        try:
+            grid.fits[key] = fit_joint_frame(pts, baseline, bootstrap, seed, level)
+        except FitError as e:
+            raise PredictError(f"cannot fit the joint law to {recipe} and {baseline}: {e}"
+                               ) from None
+    return grid.fits[key]
+
+
+def fit_joint_frame(pts, baseline: str, bootstrap: int, seed: int, level: float):
+    from ..fit.joint import fit_joint
+
+    return fit_joint(pts[["run", "recipe", "params", "tokens", "loss"]], baseline,
+                     bootstrap=bootstrap, seed=seed, level=level)
+
+
+def joint_prediction(grid, recipe: str, baseline: str, size: float, tokens: float,
+                     count_procedural: bool = True, bootstrap: int = 200, level: float = 0.9,
+                     seed: int = 0, widen: bool = True):
+    """:class:`~scaling.predict.result.SavingsPrediction` from the joint law (``form``
+    ``"joint"``; the law, its variant choice and the interval parts under ``joint``)."""
+    from ..units import format_count
+    from .result import SavingsPrediction
+    from .savings import _range_note, procedural_share
+
+    law = fit_pair(grid, recipe, baseline, bootstrap, seed, level)
+    N, D_b = float(size), float(tokens)
+    ans = joint_savings(law, recipe, N, D_b, level=level, seed=seed, widen=widen)
+    share_r = 0.0 if count_procedural else procedural_share(recipe)
+    share_b = 0.0 if count_procedural else procedural_share(baseline)
+    scale = (1.0 - share_r) / (1.0 - share_b)
+    sizes = np.intersect1d(grid.sizes(recipe), grid.sizes(baseline))
+    both = grid.points[grid.points["recipe"].isin([recipe, baseline])]
+    ratios = both["tokens"] / both["params"]
+    rlo, rhi = float(ratios.min()), float(ratios.max())
+    d_N, n1 = _range_note("target size", N, float(sizes[0]), float(sizes[-1]), format_count)
+    d_Db, n2 = _range_note("baseline budget (tokens per parameter)", D_b / N, rlo, rhi,
+                           lambda v: f"{v:.3g}")
+    notes = [n1, n2]
+    D_r = ans.savings_ratio * D_b
+    if np.isfinite(D_r):
+        notes.append(_range_note("recipe's matching budget (tokens per parameter)", D_r / N,
+                                 rlo, rhi, lambda v: f"{v:.3g}")[1])
+    warnings = [f"extrapolated: {n}" for n in notes if n is not None]
+    if not np.isfinite(ans.savings_ratio):
+        warnings.append(f"{recipe} never reaches the baseline's loss {ans.loss_baseline:.4g} at "
+                        f"{format_count(N)} by the joint law's {law.variant.name} variant")
+    warnings += ans.warnings
+    ext = {"size_log_distance": d_N, "tokens_log_distance": d_Db,
+           "grid_sizes": [float(x) for x in sizes], "tokens_per_param": [rlo, rhi],
+           "parts": {k: {kk: vv for kk, vv in v.items() if kk != "nested"}
+                     for k, v in ans.parts.items()}}
+    return SavingsPrediction(
+        recipe=recipe, baseline=baseline, size=N, tokens=D_b, target_domain=grid.domain,
+        count_procedural=count_procedural, savings_ratio=float(ans.savings_ratio * scale),
+        interval=(ans.interval[0] * scale, ans.interval[1] * scale),
+        loss_recipe=ans.loss_recipe, loss_baseline=ans.loss_baseline,
+        loss_recipe_interval=ans.loss_recipe_interval,
+        loss_baseline_interval=ans.loss_baseline_interval, tokens_recipe=float(D_r),
+        extrapolated=bool(warnings and any(w.startswith("extrapolated") for w in warnings)),
+        form="joint", level=level, samples=ans.samples * scale,
+        grid={"source": grid.source, "sizes": [float(x) for x in sizes],
+              "recipes": grid.recipes,
+              "n_points": {r: int(len(grid.of(r))) for r in {recipe, baseline}}},
+        extrapolation=ext, warnings=warnings,
+        joint={**law.summary(), "confident": ans.confident,
+               "nested": ans.parts.get("extrapolation", {}).get("nested")})
