@@ -2,17 +2,40 @@
 
 Every fit returns a result object with ``.params`` (name, value, stderr, ci_low, ci_high),
 ``.predict``, ``.predict_interval``, ``.summary()`` (JSON-safe), ``.report()`` and ``.warnings``.
+
+The submodules are imported on first use (``from scaling.fit import fit_law`` loads the law
+fit, not scipy.stats for the mixture laws nor lmfit for the grokking curves), so that a
+command pays only for the fits it runs.
 """
 
+import importlib
+
 from . import forms, optim
-from .aggregate import AggregateResult, fit_aggregate
-from .api import fit_law_frame, fit_law_path, fit_law_recipes
-from .data import load_grok_table, load_law_table, select_points
 from .forms import chinchilla, chinchilla_invert, power, power_invert, sigmoid_log
-from .grok import GrokResult, fit_grok, fit_grok_curve, speedup
-from .laws import FitError, LawResult, fit_law
-from .mixture import MixtureResult, fit_mixture, fit_mixture_csv
-from .quantization import QuantaSimulation, simulate_quanta
+
+#: Public name → the submodule that defines it (imported on first access).
+_LAZY = {
+    "AggregateResult": "aggregate", "fit_aggregate": "aggregate",
+    "fit_law_frame": "api", "fit_law_path": "api", "fit_law_recipes": "api",
+    "load_grok_table": "data", "load_law_table": "data", "select_points": "data",
+    "GrokResult": "grok", "fit_grok": "grok", "fit_grok_curve": "grok", "speedup": "grok",
+    "FitError": "laws", "LawResult": "laws", "fit_law": "laws",
+    "MixtureResult": "mixture", "fit_mixture": "mixture", "fit_mixture_csv": "mixture",
+    "QuantaSimulation": "quantization", "simulate_quanta": "quantization",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AggregateResult", "FitError", "GrokResult", "LawResult", "MixtureResult",

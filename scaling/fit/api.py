@@ -17,12 +17,15 @@ from .laws import FitError, LawResult, fit_law
 
 def fit_law_frame(frame: pd.DataFrame, form: str = "chinchilla", bootstrap: int = 0,
                   seed: int = 0, points: str = "final", min_tokens: float | None = None,
-                  level: float = 0.9, recipe: str | None = None) -> LawResult:
+                  level: float = 0.9, recipe: str | None = None,
+                  cache: bool | None = None) -> LawResult:
     """Fit one law to a ``params, tokens, loss[, run, recipe, branch]`` frame.
 
     Aliases ``N``/``D`` are accepted. Points are chosen by :func:`select_points`
     (``points="final"``: the end point of every run/branch; ``"all"``; ``min_tokens``).
-    With a ``recipe`` column holding several recipes, ``recipe`` must name one.
+    With a ``recipe`` column holding several recipes, ``recipe`` must name one. ``cache``:
+    read the fit from the disk cache when the same one was done (:mod:`scaling.fit.cache`);
+    None: as the caller's context says (on inside the prediction layer's commands).
     """
     df = law_columns(frame, need_params=form == "chinchilla")
     if "recipe" in df.columns:
@@ -49,9 +52,13 @@ def fit_law_frame(frame: pd.DataFrame, form: str = "chinchilla", bootstrap: int 
                      "form ignores N; fit one size, or use the chinchilla form")
     sel = select_points(df, points, min_tokens)
     N = sel["params"].to_numpy(float) if "params" in sel.columns else None
-    res = fit_law(N, sel["tokens"].to_numpy(float), sel["loss"].to_numpy(float),
-                  runs=sel["run"].astype(str).to_numpy(), form=form, bootstrap=bootstrap,
-                  seed=seed, level=level)
+    from . import cache as fit_cache
+
+    fit = fit_cache.fit_law_cached if (fit_cache.enabled() if cache is None else cache) \
+        else fit_law
+    res = fit(N, sel["tokens"].to_numpy(float), sel["loss"].to_numpy(float),
+              runs=sel["run"].astype(str).to_numpy(), form=form, bootstrap=bootstrap,
+              seed=seed, level=level)
     res.warnings[:0] = notes
     res.meta.update({"recipe": recipe, "points": points if min_tokens is None
                      else f"{points}, tokens >= {min_tokens:g}"})

@@ -176,14 +176,26 @@ def _loss_drift(rest: Grid, recipe: str, ratio: float) -> float:
 
 def _power(pts):
     """Per-size power law L(D) fitted to held-out end points (None with fewer budgets than
-    one more than its 3 parameters: through 3 budgets it would follow the seed noise)."""
+    one more than its 3 parameters: through 3 budgets it would follow the seed noise).
+
+    Memoised on the points: the savings cases refit the same baseline points once per recipe
+    (the laws are only read, never changed)."""
     if len(pts) < 4 or pts["tokens"].nunique() < 4:
         return None
-    try:
-        return fit_law_frame(pts.assign(run=pts["unit"])[["run", "tokens", "loss"]],
-                             form="power", points="all")
-    except ScalingError:
-        return None
+    frame = pts.assign(run=pts["unit"])[["run", "tokens", "loss"]].reset_index(drop=True)
+    key = (tuple(frame["run"].astype(str)), frame["tokens"].to_numpy(float).tobytes(),
+           frame["loss"].to_numpy(float).tobytes())
+    if key not in _POWER_FITS:
+        if len(_POWER_FITS) >= 512:
+            _POWER_FITS.clear()
+        try:
+            _POWER_FITS[key] = fit_law_frame(frame, form="power", points="all")
+        except ScalingError:
+            _POWER_FITS[key] = None
+    return _POWER_FITS[key]
+
+
+_POWER_FITS: dict = {}
 
 
 def _held_out_loss(bpts, D_b: float) -> tuple[float, str]:

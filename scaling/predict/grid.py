@@ -9,6 +9,7 @@ and of every WSD decay branch).
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,28 +183,109 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
 def _store_tables(path: Path, domain: str | None):
     """The law table (as :func:`scaling.fit.load_law_table` builds it) and the skill records
     of a store from ONE :func:`~scaling.store.load_runs` pass (reading a store of a few hundred
-    runs takes seconds; the prediction needs both tables)."""
+    runs takes seconds; the prediction needs both tables).
+
+    Both are cached under ``$SCALING_CACHE/store-tables`` (:func:`_tables_key`: the size and
+    modification time of every file of every run directory, the domain asked for, and the
+    code that builds the tables), so the next command on an unchanged store reads two small
+    Parquet files instead of every run's metrics."""
     from ..fit.data import val_loss_table
     from ..store import load_runs
 
+    key = _tables_key(path, domain)
+    hit = _read_tables(key)
+    if hit is not None:
+        df, domain, skills = hit
+        return df, {"domain": domain, "source": str(path)}, skills
     metrics = load_runs(path).metrics
     df, domain = val_loss_table(metrics, domain, str(path))
     skills = metrics[metrics["kind"] == "skill"]
+    _write_tables(key, df, domain, skills)
     return df, {"domain": domain, "source": str(path)}, skills
 
 
+#: Store-table cache entries kept (the most recently written).
+TABLE_CACHE_ENTRIES = 8
+
+
+def _tables_key(path: Path, domain: str | None) -> str:
+    """Hash of what :func:`_store_tables` reads: each run directory's files (name, size,
+    mtime), the domain, and the source of the modules that read and shape them."""
+    import hashlib
+
+    from .. import store
+    from ..fit import data
+
+    h = hashlib.sha256(repr((str(path.resolve()), domain)).encode())
+    for mod in (store, data):
+        h.update(Path(mod.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    for d in store.find_run_dirs(path):
+        h.update(str(d.relative_to(path)).encode() + b"\0")
+        with os.scandir(d) as it:
+            for e in sorted((e for e in it if e.is_file()), key=lambda e: e.name):
+                st = e.stat()
+                h.update(f"{e.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def _tables_dir() -> Path:
+    from ..paths import cache_root
+
+    return cache_root() / "store-tables"
+
+
+def _read_tables(key: str):
+    d = _tables_dir() / key
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+        return (pd.read_parquet(d / "law.parquet"), meta["domain"],
+                pd.read_parquet(d / "skills.parquet"))
+    except FileNotFoundError:
+        return None
+    except Exception:  # a damaged cache entry is a miss, never an error
+        return None
+
+
+def _write_tables(key: str, df: pd.DataFrame, domain: str | None, skills: pd.DataFrame):
+    import shutil
+    import tempfile
+
+    root = _tables_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+        df.to_parquet(tmp / "law.parquet")
+        skills.to_parquet(tmp / "skills.parquet")
+        (tmp / "meta.json").write_text(json.dumps({"domain": domain}))
+        try:
+            os.replace(tmp, root / key)
+        except OSError:  # another process wrote the same entry first
+            shutil.rmtree(tmp, ignore_errors=True)
+        entries = sorted((p for p in root.iterdir() if not p.name.startswith(".")),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[TABLE_CACHE_ENTRIES:]:
+            shutil.rmtree(old, ignore_errors=True)
+    except Exception:  # a cache that cannot be written is only slower
+        return
+
+
 def one_blas_thread(fn):
-    """Run ``fn`` with one BLAS thread: the fits are many tiny matrix problems, and OpenBLAS
+    """Run ``fn`` (an entry point of the prediction layer) with one BLAS thread and the disk
+    cache of law fits on (:mod:`scaling.fit.cache`: every command refits the same recipes of
+    the same store). One thread: the fits are many tiny matrix problems, and OpenBLAS
     worker threads spinning on shared cores made a Chinchilla fit 4–15× slower on the
     project's 2-core machines (0.36 s vs 1.6–5.4 s per fit under load)."""
+    from ..fit import cache as fit_cache
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:  # optional speed-up only
-            return fn(*args, **kwargs)
-        with threadpool_limits(1, user_api="blas"):
+            with fit_cache.enable():
+                return fn(*args, **kwargs)
+        with threadpool_limits(1, user_api="blas"), fit_cache.enable():
             return fn(*args, **kwargs)
 
     return wrapper

@@ -1,0 +1,156 @@
+"""A disk cache of loss-law fits: the same points, options and fitting code give the same
+:class:`~scaling.fit.laws.LawResult`, so it is read back instead of refitted.
+
+``predict``, ``--suggest`` and ``backtest`` fit the same recipes of the same store on every call (a 4,500-start search and a 200-resample bootstrap per law); with the cache only
+the first call pays. The key hashes the points (N, D, L and the run of each point), every
+option of :func:`~scaling.fit.laws.fit_law`, and the source of the modules that compute the
+fit, so a change of data, option or code is a miss. Entries are ``.npz`` files (no pickles)
+under ``$SCALING_CACHE/fits``; a damaged or unreadable entry is a miss, a cache that cannot be
+written only makes the next call slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import forms, laws, optim
+
+#: Entries kept: past this many, the older half is removed.
+MAX_ENTRIES = 4000
+
+_ENABLED = contextvars.ContextVar("scaling_fit_cache", default=False)
+
+
+def enabled() -> bool:
+    """Whether :func:`~scaling.fit.api.fit_law_frame` reads and writes the cache by default
+    (inside :func:`enable`: the prediction layer's commands)."""
+    return _ENABLED.get()
+
+
+@contextlib.contextmanager
+def enable():
+    """Within this block, law fits go through the cache (unless a caller says otherwise)."""
+    token = _ENABLED.set(True)
+    try:
+        yield
+    finally:
+        _ENABLED.reset(token)
+
+
+def _code_fingerprint() -> bytes:
+    h = hashlib.sha256()
+    for mod in (forms, laws, optim):
+        h.update(Path(mod.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.digest()
+
+
+def fit_key(N, D, L, runs, form: str, bootstrap: int, seed: int, level: float,
+            delta: float) -> str:
+    """Hash of everything :func:`~scaling.fit.laws.fit_law` depends on."""
+    h = hashlib.sha256(_code_fingerprint())
+    D = np.asarray(D, float).ravel()
+    N = np.ones_like(D) if N is None else np.asarray(N, float).ravel()
+    for a in (N, D, np.asarray(L, float).ravel()):
+        h.update(a.tobytes() + b"|")
+    h.update("\0".join(map(str, np.asarray(runs).ravel())).encode() if runs is not None
+             else b"<none>")
+    h.update(repr((form, int(bootstrap or 0), int(seed), float(level), float(delta))).encode())
+    return h.hexdigest()[:40]
+
+
+def _root() -> Path:
+    from ..paths import cache_root
+
+    return cache_root() / "fits"
+
+
+def fit_law_cached(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0,
+                   seed: int = 0, level: float = 0.9,
+                   delta: float = optim.HUBER_DELTA) -> laws.LawResult:
+    """:func:`~scaling.fit.laws.fit_law`, read from the cache when the same fit was done."""
+    key = fit_key(N, D, L, runs, form, bootstrap, seed, level, delta)
+    path = _root() / f"{key}.npz"
+    hit = load(path)
+    if hit is not None:
+        return hit
+    res = laws.fit_law(N, D, L, runs=runs, form=form, bootstrap=bootstrap, seed=seed,
+                       level=level, delta=delta)
+    save(res, path)
+    return res
+
+
+def save(res: laws.LawResult, path: Path) -> None:
+    """Write ``res`` to ``path`` (atomically; errors are swallowed: the cache is optional)."""
+    names = list(res.names)
+    meta = {"form": res.form, "n_points": int(res.n_points), "n_runs": int(res.n_runs),
+            "level": float(res.level), "objective": float(res.objective),
+            "warnings": list(res.warnings), "meta": res.meta,
+            "has_boot": res.bootstrap is not None, "has_cov": res.cov is not None}
+    data = res.data
+    arrays = {
+        "meta": np.array(json.dumps(meta)),
+        "theta": np.asarray(res.theta, float),
+        "params": res.params[["value", "stderr", "ci_low", "ci_high"]].to_numpy(float),
+        "correlation": res.correlation.loc[names, names].to_numpy(float),
+        "bootstrap": (res.bootstrap[names].to_numpy(float) if res.bootstrap is not None
+                      else np.zeros((0, len(names)))),
+        "cov": res.cov if res.cov is not None else np.zeros((0, 0)),
+        "data_run": data["run"].astype(str).to_numpy(dtype=str),
+        "data_num": data[["params", "tokens", "loss"]].to_numpy(float),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+        _prune(path.parent)
+    except (OSError, TypeError, ValueError):
+        return
+
+
+def load(path: Path) -> laws.LawResult | None:
+    """The fit stored at ``path`` (None when there is none or it cannot be read)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        meta = json.loads(str(a["meta"]))
+        names = list(forms.LAW_SPECS[meta["form"]]["names"])
+        p = a["params"]
+        params = pd.DataFrame({"name": names, "value": p[:, 0], "stderr": p[:, 1],
+                               "ci_low": p[:, 2], "ci_high": p[:, 3]})
+        boot = (pd.DataFrame({k: a["bootstrap"][:, j] for j, k in enumerate(names)})
+                if meta["has_boot"] else None)
+        num = a["data_num"]
+        data = pd.DataFrame({"run": a["data_run"], "params": num[:, 0], "tokens": num[:, 1],
+                             "loss": num[:, 2]})
+        return laws.LawResult(
+            form=meta["form"], theta=a["theta"], params=params, objective=meta["objective"],
+            n_points=meta["n_points"], n_runs=meta["n_runs"], level=meta["level"],
+            correlation=pd.DataFrame(a["correlation"], index=names, columns=names),
+            warnings=list(meta["warnings"]), bootstrap=boot,
+            cov=a["cov"] if meta["has_cov"] else None, data=data, meta=dict(meta["meta"]))
+    except FileNotFoundError:
+        return None
+    except Exception:  # a damaged entry is a miss, never an error
+        return None
+
+
+def _prune(root: Path) -> None:
+    entries = [e for e in os.scandir(root) if e.name.endswith(".npz")
+               and not e.name.startswith(".")]
+    if len(entries) <= MAX_ENTRIES:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime)
+    for e in entries[:len(entries) // 2]:
+        Path(e.path).unlink(missing_ok=True)
