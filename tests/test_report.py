@@ -252,16 +252,16 @@ def test_degenerate_aggregation_exponents_are_not_printed_as_numbers():
     skill sums that do not describe the loss, are said to have failed."""
     from types import SimpleNamespace as NS
 
-    from scaling.report.pages import _aggregate_exponents
+    from scaling.report.pages.aggregation import aggregate_exponents
 
     def res(beta_s, zipf, r2=0.9, beta_p=0.232, at=None, warnings=()):
         return NS(power=NS(at_bound=at or {}), exponent_power=beta_p, exponent_skills=beta_s,
                   zipf_exponent=zipf, r2_skills=r2, warnings=list(warnings))
 
-    assert _aggregate_exponents(res(0.35, 1 / 0.65)) == ("β = 0.232", "β = 0.350")
-    p, s = _aggregate_exponents(res((3.7e-5 - 1) / 3.7e-5, 3.7e-5))
+    assert aggregate_exponents(res(0.35, 1 / 0.65)) == ("β = 0.232", "β = 0.350")
+    p, s = aggregate_exponents(res((3.7e-5 - 1) / 3.7e-5, 3.7e-5))
     assert p == "β = 0.232" and s.startswith("degenerate fit") and "26" not in s
-    assert _aggregate_exponents(res(0.278, 1.385, r2=0.024))[1].startswith("failed fit")
-    assert _aggregate_exponents(res(np.nan, np.nan))[1] == "no fit"
-    p, _ = _aggregate_exponents(res(0.35, 1 / 0.65, beta_p=3.0, at={"beta": "upper"}))
+    assert aggregate_exponents(res(0.278, 1.385, r2=0.024))[1].startswith("failed fit")
+    assert aggregate_exponents(res(np.nan, np.nan))[1] == "no fit"
+    p, _ = aggregate_exponents(res(0.35, 1 / 0.65, beta_p=3.0, at={"beta": "upper"}))
     assert p == "β = 3.000 (at upper bound)"

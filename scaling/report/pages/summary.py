@@ -1,0 +1,131 @@
+"""Page 1, the summary: runs per recipe × size and the headline savings with intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...units import format_count
+from .. import style
+from ..context import Missing, ReportContext
+from ..style import new_page
+from .common import recipe_colors, target_text
+
+
+def summary_page(ctx: ReportContext) -> list:
+    """Grid (runs per recipe × size) and the headline savings with intervals."""
+    grids = sorted(ctx.runs["grid"].dropna().astype(str).unique()) if len(ctx.runs) else []
+    counts = ctx.runs["status"].value_counts().to_dict() if len(ctx.runs) else {}
+    status = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no runs"
+    fig = new_page("scaling report: summary",
+                   f"runs: {ctx.path}  ·  grid {', '.join(grids) or '?'}  ·  {status}")
+    notes = list(ctx.problems)
+    if ctx.grid is None:
+        style.text_block(fig, 0.05, 0.85, ["Nothing to fit yet:"] + [f"• {p}" for p in notes],
+                         width=120, size=11)
+        return [fig]
+    recipes, sizes = ctx.recipes, ctx.sizes
+    try:
+        sav = ctx.savings
+    except Missing as e:
+        sav = {}
+        notes.append(f"no headline savings: {e}")
+    # rows: baseline first, then recipes by savings (best first)
+    others = sorted([r for r in recipes if r != ctx.baseline],
+                    key=lambda r: (sav[r].savings_ratio if r in sav else np.inf, r))
+    rows = ([ctx.baseline] if ctx.baseline in recipes else []) + others
+    n = len(rows)
+    # the table and forest plot take at least 40% of the page height (a small grid spreads its
+    # few rows rather than leave the page empty), and at most what leaves room for the notes
+    top = 0.86
+    bottom = max(0.20, min(0.46, top - 0.034 * (n + 1)))
+    ax_t = fig.add_axes([0.03, bottom, 0.56, top - bottom])
+    ax_s = fig.add_axes([0.62, bottom, 0.35, top - bottom], sharey=ax_t)
+    ax_t.axis("off")
+    ax_t.set_ylim(n - 0.5, -1.2)
+    pts = ctx.grid.points
+    fs = 9.0 if n <= 6 else 7.5
+    col_x = [0.0] + [0.44 + 0.07 * i for i in range(len(sizes))]
+    ax_t.text(0.0, -1, "recipe", weight="bold", fontsize=8, va="center")
+    for i, s in enumerate(sizes):
+        ax_t.text(col_x[i + 1], -1, format_count(s), weight="bold", fontsize=8, va="center",
+                  ha="center")
+    for j, r in enumerate(rows):
+        p = pts[pts["recipe"] == r]
+        ax_t.text(0.0, j, style.wrap_recipe(r + ("  (baseline)" if r == ctx.baseline else ""),
+                                            44), fontsize=fs, va="center", linespacing=1.1,
+                  color=recipe_colors(ctx)[r] if r == ctx.baseline else "0.1")
+        for i, s in enumerate(sizes):
+            q = p[np.isclose(p["params"], s)]
+            txt = f"{q['run'].nunique()}r/{len(q)}p" if len(q) else "–"
+            ax_t.text(col_x[i + 1], j, txt, fontsize=fs - 0.5, va="center", ha="center",
+                      color="0.2" if len(q) else "0.6")
+    x_s = col_x[-1] + 0.07
+    ax_t.text(x_s, -1, "s [interval]  verdict", weight="bold", fontsize=8, va="center")
+    ax_t.set_xlim(-0.01, x_s + 0.34)
+    ax_t.set_title("runs per size (r = runs, p = end points incl. decay branches)",
+                   fontsize=8, loc="left")
+    # forest plot of the headline savings
+    ax_s.axvline(1.0, color="0.4", lw=0.8, ls="--")
+    short_verdict = {"saves data": "saves", "costs data": "costs",
+                     "no resolved difference": "unresolved", "no interval": "no interval"}
+    bounded = [r for r in rows if r in sav and sav[r].at_bound]
+    for j, r in enumerate(rows):
+        if r not in sav:
+            continue
+        p = sav[r]
+        lo, hi = p.interval
+        c = recipe_colors(ctx)[r]
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax_s.plot([lo, hi], [j, j], color=c, lw=2, alpha=0.7)
+        elif np.isfinite(lo):  # unbounded above: an arrow to the axis edge says so
+            ax_s.annotate("", xy=(1.0, j), xycoords=("axes fraction", "data"), xytext=(lo, j),
+                          arrowprops=dict(arrowstyle="->", color=c, lw=1.5, alpha=0.7))
+        ax_s.plot([p.savings_ratio], [j], "o", color=c, ms=5,
+                  mfc="white" if p.extrapolated else c)
+        mark = " ‡" if r in bounded else ""
+        ax_t.text(x_s, j, f"{style.fmt_interval(p.savings_ratio, lo, hi)}  "
+                  f"{short_verdict[p.verdict]}{mark}", fontsize=fs - 0.5, va="center",
+                  ha="left", weight="bold" if p.verdict in ("saves data", "costs data")
+                  else "normal")
+    ax_s.set_xscale("log")
+    ax_s.grid(False, axis="y")
+    ax_s.tick_params(axis="y", left=False, labelleft=False)
+    ax_s.set_xlabel("savings ratio s = D_recipe / D_baseline  (< 1 saves data)")
+    ax_s.set_title(f"headline savings at {format_count(ctx.size)} params, "
+                   f"{ctx.tokens_rule}", fontsize=8.5, loc="left")
+    if sav:
+        vals = np.array([v for p in sav.values() for v in (*p.interval, p.savings_ratio)])
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        if vals.size:
+            ax_s.set_xlim(min(vals.min(), 0.9) / 1.3, max(vals.max(), 1.1) * 1.3)
+    style.ratio_ticks(ax_s, *ax_s.get_xlim(), axis="x")
+    lines = [target_text(ctx) + ". Hollow dots: extrapolated beyond the grid's sizes "
+             "(interval widened).",
+             "Verdicts follow the interval: 'saves data' only when all of it is below 1, "
+             "'costs data' only when all of it is above 1, else 'no resolved difference'."]
+    if sav:
+        tally = pd.Series([p.verdict for p in sav.values()]).value_counts()
+        lines.append("Verdicts: " + ", ".join(f"{tally.get(v, 0)} {v}" for v in
+                                              ("saves data", "costs data",
+                                               "no resolved difference"))
+                     + (f", {tally['no interval']} no interval" if "no interval" in tally
+                        else "") + ".")
+    if bounded:
+        who: dict[str, int] = {}
+        for r in bounded:
+            for w in sav[r].bound_text().split("; "):
+                who[w] = who.get(w, 0) + 1
+        lines.append("‡ a law behind the number has a parameter at a bound of the search (the "
+                     "data do not pin it down; see the L(N, D) page): "
+                     + "; ".join(f"{w} for {k} recipe{'s' if k > 1 else ''}"
+                                 for w, k in who.items()) + ".")
+    shown = [r for r in others if r in sav]
+    if len(shown) > 4:  # a big grid: the lowest ratio; a small one: every recipe's answer
+        shown = shown[:1]
+        lines.append("Lowest savings ratio:")
+    lines += [f"• {sav[r].sentence()}." for r in shown]
+    lines += [f"• {x}" for x in notes + ctx.fit_errors]
+    style.text_block(fig, 0.03, bottom - 0.06, lines, width=170, size=8,
+                     max_lines=int((bottom - 0.08) / 0.018))
+    return [fig]
