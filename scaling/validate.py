@@ -333,9 +333,15 @@ def check_predict_args(size: str | None, tokens: str | None, bootstrap: int,
     """``predict`` targets: a size the shape rule can build, a budget below :data:`MAX_TOKENS`."""
     from .shape import MAX_PARAMS
 
-    check_count(size, "--size", MAX_PARAMS, "the largest model of the shape rule", "size")
+    n = check_count(size, "--size", MAX_PARAMS, "the largest model of the shape rule", "size")
     if tokens is not None and not str(tokens).strip().lower().endswith("x"):
         check_count(tokens, "--tokens", MAX_TOKENS, "more text than any corpus holds", "tokens")
+    elif tokens is not None:  # tokens per parameter: bounded once the size is known
+        parse_tokens(tokens, 1)  # a readable ratio > 0
+        budget = float(str(tokens).strip()[:-1]) * (n or 0)
+        if budget > MAX_TOKENS:
+            raise ConfigError(f"--tokens {tokens} at --size {size} is {budget:.3g} tokens, more "
+                              f"than {MAX_TOKENS:.0e} (more text than any corpus holds); lower it")
     at_least(bootstrap, "--bootstrap", 0)
     check_seed(seed)
 

@@ -89,6 +89,8 @@ CASES = [
     (_train("--tokens", "1e30"), ["--tokens", "lower --tokens"]),
     (["predict", "--mix", "prose=1", "--size", "1e30"], ["--size", "shape rule"]),
     (["predict", "--mix", "prose=1", "--tokens", "1e30"], ["--tokens"]),
+    (["predict", "--mix", "prose=1", "--size", "1B", "--tokens", "1e7x"], ["--tokens 1e7x"]),
+    (["predict", "--mix", "prose=1", "--tokens", "-2x"], ["tokens per parameter"]),
     # issue 19: train options refused before the run directory is made
     (_train("--device", "gpu"), ["--device", "'gpu'"]),
     (_train("--lr", "-1"), ["--lr", "> 0"]),
