@@ -10,10 +10,10 @@ The training-memory estimate (:func:`training_memory`) is a lower bound, so a mo
 fit is never refused:
 
 - parameter state: 16 bytes per parameter (fp32 weights and gradients, AdamW's two moments);
-- activations kept for the backward pass: ``34 · T · B · d`` bytes per layer with 16-bit
+- activations kept for the backward pass: ``32 · T · B · d`` bytes per layer with 16-bit
   activations, twice that in fp32 (Korthikanti et al., 2022, "Reducing Activation Recomputation
-  in Large Transformer Models", eq. 1 without the attention-score term, which fused attention
-  does not keep);
+  in Large Transformer Models", eq. 1, ``34 sbh + 5 as²b``, less the dropout masks this model
+  does not have and the attention scores that fused attention does not keep);
 - logits and their gradient: ``2 · B · T · V`` fp32 values.
 """
 
@@ -177,7 +177,7 @@ def training_memory(shape: Shape, vocab_size: int, batch_size: int, seq_len: int
     d, L = shape.d_model, shape.n_layer
     params = non_embedding_params(L, d) + vocab_size * d  # tied head: the embedding once
     act_bytes = 2 if precision != "fp32" else 4
-    activations = (17 * act_bytes * L * batch_size * seq_len * d
+    activations = (16 * act_bytes * L * batch_size * seq_len * d
                    + 2 * 4 * batch_size * seq_len * vocab_size)
     state = 16 * params
     return {"params": params, "state": state, "activations": activations,
