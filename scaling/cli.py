@@ -114,20 +114,10 @@ def runs_cmd(
     if loaded.runs.empty:
         fail(f"no runs under {directory} (no directory there holds a config.json); give a run "
              "directory, a grid or a folder of grids")
-    table = loaded.runs
-    if as_json:
-        emit_json({"runs": [
-            {k: r[k] for k in ("run_id", "recipe", "n_params", "seed", "status", "tokens",
-                               "reason", "grid")}
-            for r in table.to_dict("records")
-        ], "warnings": loaded.warnings})
-        return
-    for w in loaded.warnings:
-        typer.echo(f"warning: {w}", err=True)
-    show = table[["run_id", "grid", "recipe", "n_params", "seed", "status", "tokens", "reason"]]
-    typer.echo(show.to_string(index=False))
-    counts = table["status"].value_counts().to_dict()
-    typer.echo("\n" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if not as_json:  # the JSON carries them
+        for w in loaded.warnings:
+            typer.echo(f"warning: {w}", err=True)
+    show(loaded, as_json)
 
 
 @app.command("import")
@@ -147,12 +137,8 @@ def import_cmd(
     from .importer import import_csv
 
     res = import_csv(csv, out, drop_bad_rows=drop_bad_rows)
-    summary = {"out": str(res.out), "runs": res.run_ids, "n_records": res.n_records,
-               "dropped_rows": res.dropped_rows, "warnings": res.notes}
-    if as_json:
-        emit_json(summary)
-    else:
-        typer.echo(f"imported {len(res.run_ids)} runs ({res.n_records} records) into {res.out}")
+    show(res, as_json)
+    if not as_json:  # the JSON carries them
         for note in res.notes:
             typer.echo(f"warning: {note}", err=True)
 
@@ -210,7 +196,7 @@ def train_cmd(
     check_train_args(size, mix, tokens, batch_size=batch_size, seq_len=seq_len, layers=layers,
                      lr=lr, warmup_steps=warmup_steps, schedule=schedule, branches=branches,
                      device=device, precision=precision, keep_checkpoints=keep_checkpoints,
-                     out=out, seed=seed)
+                     out=out, seed=seed, width=width, heads=heads)
     from .train import RunConfig, train
 
     cfg = RunConfig.from_args(size=size, mix=mix, tokens=tokens, seed=seed, schedule=schedule,
@@ -227,18 +213,10 @@ def train_cmd(
                 compile=compile, keep_checkpoints=keep_checkpoints)
     if res is None:  # a DDP rank other than 0
         return
-    if as_json:
-        emit_json(res.to_json())
-        if res.status == "failed":  # the JSON is printed, and the exit code still says so
+    show(res, as_json)
+    if res.status == "failed":  # the result is printed, and the exit code still says so
+        if as_json:
             fail(f"run {res.run_id} failed: {res.reason}")
-        return
-    losses = ", ".join(f"{d} {v:.4f}" for d, v in res.final["val_loss"].items())
-    skills = ", ".join(f"{k} {v:.2f}" for k, v in res.final.get("skill", {}).items())
-    typer.echo(f"{res.status}: {res.tokens:,} tokens → {out}\n  val loss: {losses}"
-               + (f"\n  skills: {skills}" if skills else "")
-               + (f"\n  {res.tokens_per_s:,.0f} tokens/s" if res.tokens_per_s else "")
-               + (f"\n  reason: {res.reason}" if res.status == "failed" else ""))
-    if res.status == "failed":
         raise typer.Exit(1)
 
 
@@ -283,15 +261,7 @@ def grid_cmd(
     res = run_grid(gs, out, executor=executor, jobs=jobs, device=device,
                    retry_failed=retry_failed, progress=not as_json,
                    keep_checkpoints=keep_checkpoints, precision=precision)
-    if as_json:
-        emit_json({"grid": gs.name, **res.summary()})
-    else:
-        typer.echo(f"grid {gs.name}: "
-                   + ", ".join(f"{n} {s}" for s, n in sorted(res.counts.items()))
-                   + f" in {res.seconds:.0f}s → {out}")
-        for r in res.results:
-            if r["status"] == "failed":
-                typer.echo(f"  failed {r['run_id']}: {r['reason']}")
+    show(res, as_json)
     unfinished = res.unfinished()
     if unfinished:  # in every output mode: a grid with failed or locked runs is not complete
         fail(unfinished)
@@ -530,6 +500,12 @@ def _min_tokens(value: str | None) -> float | None:
     return None if value is None else float(parse_count(value, "--min-tokens"))
 
 
+MethodOpt = Annotated[str | None, typer.Option(
+    "--method", help="joint (one law for the recipes, each an effective-data multiplier; "
+    "default when the recipe and baseline have runs at >= 2 sizes) or independent (one law "
+    "per recipe).")]
+
+
 @app.command("predict")
 @user_errors
 def predict_cmd(
@@ -556,6 +532,7 @@ def predict_cmd(
     crossover: Annotated[bool, typer.Option("--crossover", help="Also give the model size at "
                                             "which s crosses 1 along the fitted trend.")]
     = False,
+    method: MethodOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Data savings of a recipe vs the baseline at a target size, with a 90% interval."""
@@ -573,7 +550,8 @@ def predict_cmd(
 
     grid = load_grid(runs_or_reference(runs), domain, cut)
     res = predict_savings(grid, mix, baseline=baseline, size=size, tokens=tokens,
-                          count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed)
+                          count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed,
+                          method=method)
     if suggest:
         if res.interpolation is not None:
             res.warnings.append("--suggest needs a recipe that is in the grid")
@@ -583,13 +561,13 @@ def predict_cmd(
     if crossover:
         from .predict.crossover import crossover_size
 
-        if res.interpolation is not None or res.form != "chinchilla":
+        if res.interpolation is not None or res.form not in ("chinchilla", "joint"):
             res.warnings.append("--crossover needs a recipe of the grid with runs at ≥ 2 sizes "
                                 "(as does its baseline)")
         else:
             c = crossover_size(grid, res.recipe, res.baseline, res.tokens / res.size,
                                bootstrap=bootstrap, level=res.level, seed=seed)
-            res.crossover = {**c.summary(), "text": c.text()}
+            res.crossover = {**c.summary(), "text": c.report()}
     show(res, as_json)
 
 
@@ -604,6 +582,7 @@ def backtest_cmd(
         BOOTSTRAP,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     min_tokens: MinTokensOpt = None,
+    method: MethodOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hold out the largest size, predict its losses and savings from the rest, score them."""
@@ -615,7 +594,8 @@ def backtest_cmd(
     from .predict import backtest
 
     res = backtest(runs_or_reference(runs), target_domain=domain,
-                   baseline=baseline, bootstrap=bootstrap, seed=seed, min_tokens=cut)
+                   baseline=baseline, bootstrap=bootstrap, seed=seed, min_tokens=cut,
+                   method=method)
     show(res, as_json)
 
 

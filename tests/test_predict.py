@@ -6,13 +6,20 @@ import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.predict import PredictError, predict_savings, savings
+from scaling.predict import PredictError, savings
+from scaling.predict import predict_savings as _predict_savings
 from scaling.predict.grid import load_grid
 from scaling.predict.savings import procedural_share
 from scaling.predict.simulate import BASELINE_LAW, RECIPE_LAW, simulate_grid, true_savings
 from scaling.recipe import RecipeError
 
 REC, BASE = "prose=1;front=dyck:0.01", "prose=1"
+
+
+def predict_savings(*args, **kw):
+    """These tests check the independent per-recipe fits (``method="independent"``); the
+    joint law's are in tests/test_fit_joint.py."""
+    return _predict_savings(*args, method=kw.pop("method", "independent"), **kw)
 LAWS = {BASE: BASELINE_LAW, REC: RECIPE_LAW}
 
 

@@ -92,10 +92,15 @@ def run(name: str, draws: int, noise: float, seeds: int, bootstrap: int, compare
                            ind_loss_cov=(_inside(lr, L_r) + _inside(lb, L_b)) / 2,
                            ind_width=np.log(iv[1] / iv[0]) if iv[0] > 0 else np.inf)
             rows[f].append(row)
-    dt = time.perf_counter() - t0
+        if (k + 1) % 50 == 0 or k + 1 == draws:  # a partial summary every 50 grids
+            _summary(name, sc, rows, chosen, k + 1, noise, seeds, bootstrap,
+                     time.perf_counter() - t0)
+
+
+def _summary(name, sc, rows, chosen, draws, noise, seeds, bootstrap, dt):
     print(f"\n[{name}] k = {K:.4g}, gamma = {sc['gamma']:g}, bend = {sc['bend']}; {draws} grids "
           f"of 5 sizes, noise {noise}, {seeds} seeds, bootstrap {bootstrap}; "
-          f"{dt / draws:.1f} s per grid")
+          f"{dt / draws:.1f} s per grid", flush=True)
     print("  variants chosen: " + "; ".join(f"{v}: {n}" for v, n in sorted(
         chosen.items(), key=lambda t: -t[1])))
     for f, rs in rows.items():
@@ -112,7 +117,7 @@ def run(name: str, draws: int, noise: float, seeds: int, bootstrap: int, compare
         print(f"      joint parts: coverage with the bootstrap only "
               f"{np.mean(col['joint_cov_boot']):.3f}, + variants "
               f"{np.mean(col['joint_cov_var']):.3f}, + extrapolation "
-              f"{np.mean(col['joint_cov']):.3f}")
+              f"{np.mean(col['joint_cov']):.3f}", flush=True)
 
 
 def _inside(iv, x) -> float:

@@ -418,29 +418,38 @@ class _VariantFit:
     optima: np.ndarray  # distinct good optima (warm starts for resamples and sub-grids)
 
 
-def _fit_variants(data: _Data, variants, base_optima: np.ndarray | None = None
-                  ) -> dict[Variant, _VariantFit]:
-    """Every variant fitted to ``data``: the all-shared one from the full start grid (or
-    ``base_optima``), the others from its best optima."""
+def _nested(u: Variant, v: Variant) -> bool:
+    """Whether variant ``u`` is a special case of ``v``."""
+    return (v.trend or not u.trend) and (u.shared_E or not v.shared_E) and \
+        (u.shared_beta or not v.shared_beta)
+
+
+def _fit_variants(data: _Data, variants, base_optima: np.ndarray | None = None,
+                  warm: dict | None = None) -> dict[Variant, _VariantFit]:
+    """Every variant fitted to ``data``: the all-shared one from the variable-projection
+    starts (or ``base_optima``), each richer one from the optima of every variant nested in
+    it (a nested model started at the simpler optimum is never worse than it) and from
+    ``warm[variant]`` (its optima on other data, e.g. the full grid for a CV refit)."""
     simple = _Layout(data.recipes, Variant())
-    if base_optima is None:
-        th, f, info = _solve(simple, data, _base_starts(simple, data))
-        opt = info["theta"][optim.distinct_best(info["theta"], info["f"], 4, tol=1e-2)]
-    else:
-        th, f, info = _solve(simple, data, simple.embed(simple, base_optima))
-        opt = info["theta"][optim.distinct_best(info["theta"], info["f"], 4, tol=1e-2)]
+    starts0 = _base_starts(simple, data) if base_optima is None else base_optima
+    if warm and Variant() in warm:
+        starts0 = np.vstack([starts0, warm[Variant()]])
+    th, f, info = _solve(simple, data, starts0)
+    opt = info["theta"][optim.distinct_best(info["theta"], info["f"], 4, tol=1e-2)]
     opt = np.vstack([th[None, :], opt])
-    out = {}
-    for v in variants:
-        lay = _Layout(data.recipes, v)
-        if v == Variant():
-            out[v] = _VariantFit(v, lay, th, f, opt)
+    out = {Variant(): _VariantFit(Variant(), simple, th, f, opt)}
+    for v in sorted(variants, key=lambda v: v.complexity):
+        if v in out:
             continue
-        starts = lay.embed(simple, opt)
-        t, fv, inf = _solve(lay, data, starts)
+        lay = _Layout(data.recipes, v)
+        starts = [lay.embed(u_fit.layout, u_fit.optima) for u, u_fit in out.items()
+                  if _nested(u, v)]
+        if warm and v in warm:
+            starts.append(warm[v])
+        t, fv, inf = _solve(lay, data, np.vstack(starts))
         out[v] = _VariantFit(v, lay, t, fv, np.vstack([t[None, :], inf["theta"][
             optim.distinct_best(inf["theta"], inf["f"], 3, tol=1e-2)]]))
-    return out
+    return {v: out[v] for v in variants}
 
 
 def _allowed(data: _Data, variants) -> list[Variant]:
@@ -467,7 +476,8 @@ def _select(data: _Data, fits: dict[Variant, _VariantFit], select: str):
         keep = data.N < sizes[-1] * (1 - 1e-9)
         train, test = data.subset(keep), data.subset(~keep)
         ok = [v for v in fits if v in _allowed(train, fits)]
-        tf = _fit_variants(train, ok, base_optima=fits[Variant()].optima)
+        tf = _fit_variants(train, ok, base_optima=fits[Variant()].optima,
+                           warm={v: fits[v].optima for v in ok})
         for row, v in zip(rows, fits, strict=True):
             if v not in tf:
                 continue

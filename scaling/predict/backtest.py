@@ -28,6 +28,12 @@ Cases (every one has a prediction, a ``level`` interval and a truth):
   ln(measured / law) savings at the *fitted* sizes, measured there the same way.
   Error: ``|s_pred − s_true|``.
 
+Method (``method``): the savings cases use the joint multi-recipe law
+(:mod:`scaling.predict.joint`: the recipe and the baseline fitted together on the smaller
+sizes, its interval parts, and the measurement scatter from the joint law's savings at the
+fitted sizes) unless ``method="independent"`` or the pair cannot be fitted jointly; each case
+says which (``method``). The loss cases use the per-recipe laws either way.
+
 ``coverage`` is the share of all cases whose truth lies in the interval; it is also given
 per kind.
 """
@@ -45,6 +51,7 @@ from ..fit import fit_law_frame
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 from .grid import Grid, PredictError, load_grid, one_blas_thread
+from .joint import fit_pair, joint_available, joint_prediction
 from .savings import (
     WIDEN_C,
     _Fits,
@@ -255,10 +262,29 @@ def _savings_scatter(rest: Grid, recipe: str, baseline: str, fits: _Fits, share_
     return float(np.sqrt(np.mean(np.square(res)))) if res else float("nan")
 
 
+def _joint_scatter(rest: Grid, recipe: str, baseline: str, law, share_r: float,
+                   share_b: float) -> float:
+    """:func:`_savings_scatter` with the joint law's savings at the fitted sizes."""
+    res = []
+    scale = (1 - share_r) / (1 - share_b)
+    for n in np.intersect1d(rest.sizes(recipe), rest.sizes(baseline)):
+        at = np.isclose(rest.points["params"], n, rtol=1e-9)
+        bpts = rest.points[at & (rest.points["recipe"] == baseline)]
+        rpts = rest.points[at & (rest.points["recipe"] == recipe)]
+        s_obs, how, _ = _observed_savings(bpts, rpts, share_r, share_b)
+        if how == "unavailable" or not np.isfinite(s_obs) or s_obs <= 0:
+            continue
+        s_law = float(law.savings(recipe, float(n), float(bpts["tokens"].max()))) * scale
+        if np.isfinite(s_law) and s_law > 0:
+            res.append(np.log(s_obs / s_law))
+    return float(np.sqrt(np.mean(np.square(res)))) if res else float("nan")
+
+
 @one_blas_thread
 def backtest(runs, target_domain: str | None = None, baseline: str | None = None,
              count_procedural: bool = True, bootstrap: int = BOOTSTRAP, level: float = 0.9,
-             seed: int = 0, min_tokens: float | None = None) -> BacktestResult:
+             seed: int = 0, min_tokens: float | None = None,
+             method: str | None = None) -> BacktestResult:
     """Hold out the largest size of ``runs`` and score predictions of it (module docstring).
 
     Parameters
@@ -269,6 +295,8 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
         As for :func:`~scaling.predict.predict_savings` (with ``min_tokens`` the short budgets
         are neither fitted nor scored).
     """
+    if method not in (None, "joint", "independent"):
+        raise PredictError(f"--method must be 'joint' or 'independent', got {method!r}")
     grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens)
     sizes = grid.sizes()
     if len(sizes) < 3:
@@ -336,9 +364,16 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
             truth, how, how_b = _observed_savings(bpts, held[held["recipe"] == r], share_r,
                                                   share_b)
             pair = _Fits("chinchilla", fits[b], fits[r], None)
+            # the joint law (scaling.predict.joint) unless asked otherwise or impossible
+            why = joint_available(rest, r, b)
+            use_joint = method != "independent" and why is None
+            if method == "joint" and why is not None:
+                warnings.append(f"{r}: independent fits (the joint law cannot answer: {why})")
             try:
-                ans = savings_at(rest, r, b, N_h, D_b, count_procedural, bootstrap, level, seed,
-                                 fits=pair)
+                ans = joint_prediction(rest, r, b, N_h, D_b, count_procedural, bootstrap, level,
+                                       seed) if use_joint else \
+                    savings_at(rest, r, b, N_h, D_b, count_procedural, bootstrap, level, seed,
+                               fits=pair)
             except ScalingError as e:
                 warnings.append(f"savings of {r} could not be predicted: {e}")
                 continue
@@ -347,7 +382,9 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
                                 "(the baseline's loss is not reached and too few points to "
                                 "extrapolate)")
                 continue
-            scatter = _savings_scatter(rest, r, b, pair, share_r, share_b)
+            scatter = _joint_scatter(rest, r, b, fit_pair(rest, r, b, bootstrap, seed, level),
+                                     share_r, share_b) if use_joint else \
+                _savings_scatter(rest, r, b, pair, share_r, share_b)
             smp = np.asarray(ans.samples, float)
             if np.isfinite(scatter) and smp.size:
                 with np.errstate(invalid="ignore"):
@@ -356,6 +393,7 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
             else:
                 lo, hi = ans.interval
             cases.append({"kind": "savings", "recipe": r, "baseline": b, "size": N_h,
+                          "method": "joint" if use_joint else "independent",
                           "tokens": D_b, "truth": truth, "truth_method": how,
                           "baseline_loss_method": how_b,
                           "predicted": ans.savings_ratio, "interval": [lo, hi],

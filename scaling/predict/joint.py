@@ -381,8 +381,11 @@ def joint_prediction(grid, recipe: str, baseline: str, size: float, tokens: floa
                                  rlo, rhi, lambda v: f"{v:.3g}")[1])
     warnings = [f"extrapolated: {n}" for n in notes if n is not None]
     if not np.isfinite(ans.savings_ratio):
+        floor = float(law.loss(recipe, N, np.inf))
         warnings.append(f"{recipe} never reaches the baseline's loss {ans.loss_baseline:.4g} at "
-                        f"{format_count(N)} by the joint law's {law.variant.name} variant")
+                        f"{format_count(N)}: its fitted floor there is {floor:.4g} (joint law, "
+                        f"{law.variant.name}); a smaller --tokens gives the baseline a loss it "
+                        "can reach")
     warnings += ans.warnings
     ext = {"size_log_distance": d_N, "tokens_log_distance": d_Db,
            "grid_sizes": [float(x) for x in sizes], "tokens_per_param": [rlo, rhi],

@@ -80,6 +80,9 @@ class SavingsPrediction:
     at_bound: dict[str, dict[str, str]] = field(default_factory=dict)
     """``{recipe: {parameter: "lower" | "upper"}}``: parameters of the recipe's or the
     baseline's law that sit at a search bound (the data do not pin them down)."""
+    joint: dict[str, Any] | None = None
+    """``form == "joint"``: the joint law's summary (variant, its choice, parameters), whether
+    the answer is ``confident`` and the nested backtests (:mod:`scaling.predict.joint`)."""
 
     @property
     def verdict(self) -> str:
@@ -115,6 +118,9 @@ class SavingsPrediction:
             out["suggestion"] = self.suggestion
         if self.crossover is not None:
             out["crossover"] = self.crossover
+        out["method"] = "joint" if self.form == "joint" else "independent"
+        if self.joint is not None:
+            out["joint"] = self.joint
         return out
 
     def interval_text(self) -> str:

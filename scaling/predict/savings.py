@@ -54,6 +54,7 @@ from ..fit import FitError, LawResult, fit_law_frame, forms
 from ..recipe import parse_recipe
 from ..units import format_count, parse_count, parse_tokens
 from .grid import Grid, PredictError, load_grid, one_blas_thread
+from .joint import joint_available, joint_prediction
 from .result import SavingsPrediction
 
 #: Below this many runs of a recipe the bootstrap resamples run end points, not runs.
@@ -385,7 +386,8 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
                     target_domain: str | None = None, count_procedural: bool = True,
                     bootstrap: int = BOOTSTRAP, level: float = 0.9, seed: int = 0,
                     skills: bool = True, widen: bool = True,
-                    min_tokens: float | None = None) -> SavingsPrediction:
+                    min_tokens: float | None = None,
+                    method: str | None = None) -> SavingsPrediction:
     r"""Data savings ``s = D_r / D_b`` of ``recipe`` over ``baseline`` (see module docstring).
 
     Parameters
@@ -414,6 +416,10 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
     min_tokens : float, optional
         Leave out end points of budgets below this many tokens (path or frame ``runs`` only;
         :func:`~scaling.predict.grid.load_grid`).
+    method : {"joint", "independent"}, optional
+        ``joint``: the joint multi-recipe law (:mod:`scaling.predict.joint`), the default when
+        the recipe is in the grid and it and the baseline have runs at ≥ 2 sizes;
+        ``independent``: one law per recipe (this module), the default otherwise.
 
     Returns
     -------
@@ -421,6 +427,8 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
     """
     if not 0 < level < 1:
         raise PredictError(f"level must be in (0, 1), got {level}")
+    if method not in (None, "joint", "independent"):
+        raise PredictError(f"--method must be 'joint' or 'independent', got {method!r}")
     grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens)
     defaults = {}
     if baseline is None:
@@ -441,11 +449,21 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
         if not N > 0:
             raise PredictError(f"size must be > 0, got {size!r}")
     if r is None:
+        if method == "joint":
+            raise PredictError(f"the joint law needs a recipe of the grid; {recipe!r} is not "
+                               f"one (recipes: {', '.join(grid.recipes)}); drop --method joint "
+                               "to interpolate it")
         from .interpolate import interpolate_savings
 
         out = interpolate_savings(grid, recipe, b, N, tokens, count_procedural=count_procedural,
                                   bootstrap=bootstrap, level=level, seed=seed, widen=widen)
+    elif method != "independent" and (why := joint_available(grid, r, b)) is None:
+        out = joint_prediction(grid, r, b, N, _tokens(tokens, N), count_procedural, bootstrap,
+                               level, seed, widen)
     else:
+        if method == "joint":
+            raise PredictError(f"the joint law cannot answer for {r} vs {b}: {why}; use "
+                               "--method independent")
         fits = choose_fits(grid, r, b, bootstrap, seed, level, N)
         if fits.form == "power":
             N = fits.size if size is None else N
