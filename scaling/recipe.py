@@ -54,9 +54,9 @@ Families and knobs: ``needle(k,key)``, ``copy(n)``, ``reverse(n)``, ``sort(n)``,
 the procedural domain). In TOML a task is a quoted key, ``base = {"needle(k=8)" = 1}``, or a
 table with its weight and knobs, ``base = {needle = {weight = 1, k = 8}}``.
 
-``front=…:emb=keep|reinit|mean`` (with ``reset``) sets what the token embeddings become at the
-stage switch: kept (default), re-initialised, or all set to their mean embedding (the
-procedural-pretraining paper's diagnostic protocol).
+``front=…:emb=keep|reinit|mean`` sets what the token embeddings become where the front phase
+ends (with ``reset`` or continuous): kept (default), re-initialised, or all set to their mean
+embedding (the procedural-pretraining paper's diagnostic protocol).
 
 Canonical name: base domains sorted by name (skill tasks spelled with every knob), weights
 normalised and rounded to 12 significant digits, then ``front``, ``mid``, ``meco`` in that
@@ -150,7 +150,7 @@ class Front:
     keep: str | None = None
     """With ``reset``: which weights survive the stage change (``attn``, ``mlp``, ``all``)."""
     emb: str | None = None
-    """With ``reset``: the token embeddings at the switch: ``keep``, ``reinit``, or ``mean``
+    """The token embeddings where the front phase ends: ``keep``, ``reinit``, or ``mean``
     (every row set to the mean embedding); ``None`` = what ``keep`` implies."""
 
 
@@ -446,8 +446,6 @@ def _front(domain: str, frac: float, reset: bool, keep: str | None,
     if emb is not None:
         if emb not in EMB_CHOICES:
             raise RecipeError(f"emb={emb!r} in front=: use one of {', '.join(EMB_CHOICES)}")
-        if not reset:
-            raise RecipeError("emb= needs the two-stage protocol: write front=D:F:reset:emb=…")
     return Front(domain, frac, bool(reset), keep, emb)
 
 

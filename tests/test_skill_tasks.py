@@ -180,7 +180,6 @@ BAD = [
     ("prose=1,needle(k=2)=1;front=shuffle_dyck():0.1", ["shuffle_dyck has no answer span"]),
     ("copy=1", ["unknown domain 'copy'", "copy()"]),
     ("copy()=1,copy(n=8)=1", ["duplicate domain 'copy(n=8)'"]),
-    ("needle()=1;front=dyck:0.1:emb=mean", ["emb= needs the two-stage protocol"]),
     ("needle()=1;front=dyck:0.1:reset:emb=avg", ["emb='avg'", "keep, reinit, mean"]),
 ]
 

@@ -132,3 +132,60 @@ def test_a_task_run_records_both_measures_densely_and_times_evaluation(tmp_path)
     res_of = table.groupby("skill")["resolution"].first()
     assert res_of["copy(n=3)"] == pytest.approx(1 / 64)
     assert res_of["copy(n=3)/token"] == pytest.approx(1 / n_answer)
+
+
+def test_the_skills_grid_spec_covers_the_three_studies():
+    from scaling.grid import GridSpec
+    from scaling.recipe import parse_recipe
+
+    spec = GridSpec.load(Path(__file__).parents[1] / "runs" / "grids" / "skills.toml")
+    entries = [(parse_recipe(e.mix), e, {**spec.train, **e.train}) for e in spec.recipes]
+    needle = [(r, e, t) for r, e, t in entries if r.domains[0].startswith("needle")]
+    warmups = {(r.front.domain if r.front else None, t["width"]) for r, _, t in needle}
+    widths = {t["width"] for _, _, t in needle}
+    assert 16 in widths and len(widths) >= 2
+    assert warmups == {(d, w) for d in (None, "dyck", "shuffle_dyck", "stack", "set")
+                       for w in widths}
+    assert all(len(e.seeds) >= 3 for _, e, _ in needle)
+    assert all(t["layers"] == 2 and (t["width"] != 16 or t["heads"] == 4)
+               for _, _, t in needle)
+    # the same task budget after every warm-up: tokens - front_tokens
+    from scaling.units import parse_tokens
+
+    task = {parse_tokens(spec.budgets(e, "10k")[0])
+            - (parse_tokens(t["front_tokens"]) if "front_tokens" in t else 0)
+            for _, e, t in needle}
+    assert len(task) == 1
+    pads = {r.domains[0] for r, e, _ in entries if r.domains[0].startswith("add(")
+            and len(e.seeds) >= 3}
+    assert pads == {f"add(digits=3,pad={p})" for p in ("plain", "sums", "steps", "full")}
+    mixtures = [(r, t) for r, _, t in entries if "prose" in r.domains]
+    assert len({t["width"] for _, t in mixtures}) >= 2
+    assert all(sum("(" in d for d in r.domains) >= 8 for r, _ in mixtures)
+    assert spec.train["evals"] >= 30 and spec.train["task_items"] >= 256
+
+
+@pytest.mark.parametrize("front", ["dyck:0.5:emb=mean", "stack:0.5:reset:keep=attn:emb=keep"])
+def test_the_embedding_option_applies_once_where_the_warm_up_ends(tmp_path, monkeypatch, front):
+    import scaling.train.loop as loop
+
+    calls = []
+    real = loop.reinit_for_stage
+
+    def spy(model, keep, seed, emb=None):
+        calls.append((keep, emb, model.wte.weight.detach().clone()))
+        real(model, keep, seed, emb)
+        calls[-1] += (model.wte.weight.detach().clone(),)
+
+    monkeypatch.setattr(loop, "reinit_for_stage", spy)
+    cfg = RunConfig.from_args("10k", f"copy(n=3)=1;front={front}", 8 * 64 * 12, lr=1e-2,
+                              task_items=16, **DIAG)
+    train(cfg, tmp_path / "r", device="cpu", progress=False, precision="fp32")
+    assert len(calls) == 1
+    keep, emb, before, after = calls[0]
+    r = cfg.recipe.split("front=")[1]
+    assert (keep, emb) == (("attn", "keep") if "reset" in r else (None, "mean"))
+    if emb == "mean":
+        assert torch.allclose(after, before.mean(0, keepdim=True).expand_as(before))
+    else:
+        assert torch.equal(after, before)

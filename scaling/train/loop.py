@@ -55,7 +55,8 @@ class TrainError(ScalingError):
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns (``to_json()`` gives the CLI's ``--json`` object)."""
+    """What :func:`train` returns (``summary()`` is the CLI's ``--json`` object, ``report()``
+    its text)."""
 
     run_id: str
     out: Path
@@ -75,7 +76,7 @@ class TrainResult:
     reason: str = ""
     shape: dict[str, int] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "out": str(self.out), "status": self.status,
                 "n_params": self.n_params, "n_params_total": self.n_params_total,
                 "tokens": self.tokens, "steps": self.steps,
@@ -84,6 +85,14 @@ class TrainResult:
                 "tokens_per_s": self.tokens_per_s, "shape": self.shape,
                 "branches": {str(k): v for k, v in self.branches.items()},
                 "reason": self.reason}
+
+    def report(self) -> str:
+        losses = ", ".join(f"{d} {v:.4f}" for d, v in self.final.get("val_loss", {}).items())
+        skills = ", ".join(f"{k} {v:.2f}" for k, v in self.final.get("skill", {}).items())
+        return (f"{self.status}: {self.tokens:,} tokens → {self.out}\n  val loss: {losses}"
+                + (f"\n  skills: {skills}" if skills else "")
+                + (f"\n  {self.tokens_per_s:,.0f} tokens/s" if self.tokens_per_s else "")
+                + (f"\n  reason: {self.reason}" if self.status == "failed" else ""))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -249,6 +258,9 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
     n_steps, tps_step = stream.n_steps, stream.tokens_per_step
     front = recipe.front
     switch = stream.step_of(front.fraction) if front is not None and front.reset else None
+    # a continuous front with emb=: the embeddings change where the data does, nothing else
+    emb_at = (stream.step_of(front.fraction) if front is not None and front.emb
+              and not front.reset else None)
     plan: Plan = make_plan(config.optim, n_steps, switch)
     phase_starts = tuple(stream.step_of(p.start) for p in recipe.phases())
     ckpt_at = set(log_steps(n_steps, extra=(*phase_starts, *(b.fork for b in plan.branches),
@@ -369,6 +381,9 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
             # two-stage front-loading: keep what the recipe says, fresh AdamW and warm-up
             reinit_for_stage(model, front.keep, config.seed, front.emb)
             opt = make_optimizer(model, config, dev)
+            stage = 1
+        elif emb_at is not None and step == emb_at and stage == 0:
+            reinit_for_stage(model, None, config.seed, front.emb)
             stage = 1
         for b in plan.branches:
             if b.fork == step and b.fraction not in branches_done:
