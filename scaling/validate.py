@@ -208,6 +208,16 @@ def check_fits(shape: Shape, vocab_size: int, batch_size: int, seq_len: int, dev
 # --------------------------------------------------------------------------- commands
 
 
+def model_shape(n_params: int, layers: int | None = None, width: int | None = None,
+                heads: int | None = None) -> Shape:
+    """The shape a run gets: ``width`` (with ``layers``, ``heads``) fixes it outright, as in
+    :class:`~scaling.train.RunConfig` (which checks such a shape further); else the shape rule."""
+    if width is not None and layers is not None and int(width) >= 1 and int(layers) >= 1:
+        heads = max(1, int(width) // 32) if heads is None else max(1, int(heads))
+        return Shape(n_layer=int(layers), d_model=int(width), n_head=heads)
+    return shape_for(n_params, None if layers is None else int(layers))
+
+
 def check_run_dir(out: Path, option: str = "--out") -> None:
     """A run (or grid) directory to create or resume: not a file, nor below one."""
     if out.exists():
@@ -235,7 +245,8 @@ def check_train_args(size: str, mix: str, tokens: str, *, batch_size: int = 32,
                      warmup_steps: int | None = None, schedule: str = "cosine",
                      branches: str | None = None, device: str | None = None,
                      precision: str = "auto", keep_checkpoints: int | None = None,
-                     out: Path | None = None, seed: int = 0) -> None:
+                     out: Path | None = None, seed: int = 0, width: int | None = None,
+                     heads: int | None = None) -> None:
     """Every ``scaling train`` argument that can be checked without torch (and the device).
 
     The order is the one :class:`~scaling.train.RunConfig` checks in; the first problem found
@@ -246,7 +257,7 @@ def check_train_args(size: str, mix: str, tokens: str, *, batch_size: int = 32,
     from .recipe import parse_recipe
 
     n = parse_size(size)
-    shape = shape_for(n, layers)
+    shape = model_shape(n, layers, width, heads)
     recipe = parse_recipe(mix)
     check_user_paths(recipe)
     check_seed(seed)
@@ -425,8 +436,8 @@ def check_grid_args(spec, *, device: str | None = None, jobs: int = 1,
         at_least(batch, f"batch_size of recipe {entry.mix!r}", 1)
         at_least(seq, f"seq_len of recipe {entry.mix!r}", 1)
         for size in spec.sizes:
-            layers = opts.get("layers")
-            shape = shape_for(parse_size(size), None if layers is None else int(layers))
+            shape = model_shape(parse_size(size), opts.get("layers"), opts.get("width"),
+                                opts.get("heads"))
             check_fits(shape, vocab, batch, seq, dev, memory,
                        str(opts.get("precision", precision or "auto")),
                        what=f"size {size} of grid {spec.name!r}")

@@ -388,3 +388,12 @@ def test_usage_errors_are_one_line_too(tmp_path):
     help_ = subprocess.run([sys.executable, "-c", code, "fit"], capture_output=True, text=True,
                            timeout=120)
     assert help_.returncode == 2 and "law" in help_.stdout  # a group without a command: help
+
+
+def test_an_explicit_shape_passes_the_checks_the_shape_rule_would_refuse():
+    from scaling.validate import ConfigError, check_train_args
+
+    args = dict(batch_size=8, seq_len=32, device="cpu", layers=2)
+    check_train_args("5k", "prose=1", "8k", width=16, heads=4, **args)  # size is a label
+    with pytest.raises(ConfigError, match="too small"):
+        check_train_args("5k", "prose=1", "8k", **args)
