@@ -86,7 +86,7 @@ def _target_block(ctx: Context, grid, baseline: str, recipes: list[str], domain:
                 except PredictError as e:
                     entry[f"crossover_{ratio:g}x"] = {"error": str(e)}
                     continue
-                entry[f"crossover_{ratio:g}x"] = {**c.summary(), "text": c.text()}
+                entry[f"crossover_{ratio:g}x"] = {**c.summary(), "text": c.report()}
                 entry.setdefault("curve", {})[f"{ratio:g}x"] = c.curve
         out[r] = entry
     return {"domain": domain, "baseline": baseline, "paper": PAPER.get(domain),

@@ -47,6 +47,7 @@ import pandas as pd
 
 from .errors import ScalingError
 from .hardware import PRECISIONS, resolve_precision, threads_per_job
+from .jsonsafe import jsonable
 from .lock import RunLock, RunLocked
 from .store import ConfigMismatch, RunDir, StoreError
 from .units import format_count
@@ -315,7 +316,7 @@ class DryRun:
                "to_run": len(todo), "to_run_seconds": float(todo["est_seconds"].sum())}
         if self.warnings:
             out["warnings"] = list(self.warnings)
-        return {**out, "plan": t.to_dict("records")}
+        return {**out, "plan": jsonable(t.to_dict("records"))}
 
     def report(self) -> str:
         s, t = self.summary(), self.table
@@ -382,17 +383,31 @@ def run_one(config: dict, run_dir: str, device: str | None = None,
 
 @dataclass
 class GridResult:
+    """What :func:`run_grid` returns: every run's outcome (``run_one``'s dicts)."""
+
     out: Path
     results: list[dict]
     seconds: float
+    grid: str = ""
+    """The spec's name."""
 
     @property
     def counts(self) -> dict[str, int]:
         return _count(self.results)
 
     def summary(self) -> dict:
-        return {"out": str(self.out), "seconds": round(self.seconds, 2), "counts": self.counts,
-                "runs": self.results}
+        """JSON contract of ``scaling grid --json``."""
+        return {"grid": self.grid, "out": str(self.out), "seconds": round(self.seconds, 2),
+                "counts": self.counts, "runs": self.results}
+
+    def report(self) -> str:
+        """What ``scaling grid`` prints: runs per status, the time, and each failed run's
+        reason."""
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items()))
+        lines = [f"grid {self.grid}: {counts} in {self.seconds:.0f}s → {self.out}"]
+        lines += [f"  failed {r['run_id']}: {r['reason']}" for r in self.results
+                  if r["status"] == "failed"]
+        return "\n".join(lines)
 
     def unfinished(self) -> str | None:
         """Why the grid is not complete (failed or locked runs), or None when every run is
@@ -512,7 +527,8 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
                 for f in as_completed(futs):
                     record(f.result())
     bar.close()
-    return GridResult(out=out, results=results, seconds=time.perf_counter() - t0)
+    return GridResult(out=out, results=results, seconds=time.perf_counter() - t0,
+                      grid=spec.name)
 
 
 def _count(results: list[dict]) -> dict[str, int]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -35,6 +36,15 @@ class ImportResult:
     dropped_rows: int
     notes: list[str]
     """What ``drop_bad_rows`` left out (empty when nothing was)."""
+
+    def summary(self) -> dict[str, Any]:
+        """JSON contract of ``scaling import --json``."""
+        return {"out": str(self.out), "runs": list(self.run_ids), "n_records": self.n_records,
+                "dropped_rows": self.dropped_rows, "warnings": list(self.notes)}
+
+    def report(self) -> str:
+        """The line ``scaling import`` prints (the notes are warnings, said on stderr)."""
+        return f"imported {len(self.run_ids)} runs ({self.n_records} records) into {self.out}"
 
 
 def _tidy(df: pd.DataFrame, source: str,

@@ -45,6 +45,7 @@ import pandas as pd
 from .atomic import atomic_write_bytes, atomic_write_text
 from .errors import ScalingError
 from .hashing import canonical_json, config_hash, diff_configs, json_default
+from .jsonsafe import jsonable
 
 __all__ = [
     "CONFIG", "RUNTIME", "METRICS", "CKPT_DIR", "DONE", "FAILED", "KINDS", "FRAME_COLUMNS", "RUN_COLUMNS",
@@ -482,6 +483,21 @@ class Runs:
             if r.reason.startswith(("duplicate:", "mismatch:")):
                 out.append(f"{r.path}: refused, {r.reason}")
         return out
+
+    def summary(self) -> dict[str, Any]:
+        """JSON contract of ``scaling runs --json``: one object per run, and the warnings."""
+        keys = ("run_id", "recipe", "n_params", "seed", "status", "tokens", "reason", "grid")
+        return jsonable({"runs": [{k: r[k] for k in keys} for r in self.runs.to_dict("records")],
+                         "warnings": self.warnings})
+
+    def report(self) -> str:
+        """The table ``scaling runs`` prints, and the count of runs per status (the warnings
+        are not in it: the CLI prints them on stderr)."""
+        t = self.runs
+        table = t[["run_id", "grid", "recipe", "n_params", "seed", "status", "tokens", "reason"]]
+        counts = t["status"].value_counts().to_dict()
+        return (table.to_string(index=False) + "\n\n"
+                + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
 def is_run_dir(path: Path) -> bool:

@@ -42,7 +42,7 @@ def test_noiseless_crossover_is_the_true_one_to_a_grid_step():
     step = (1e11 / 25e3) ** (1 / 80)  # the log grid of sizes searched
     assert truth <= c.size <= truth * step
     assert c.direction == "saves→costs" and c.s_at_smallest < 1 < c.s_at_largest
-    assert c.text().startswith("saves→costs at ")
+    assert c.report().startswith("saves→costs at ")
 
 
 def test_noisy_crossover_interval_covers_the_truth():

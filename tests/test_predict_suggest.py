@@ -35,7 +35,7 @@ def test_suggestion_targets_the_poorly_measured_recipe():
     assert kinds == {(r, k) for r in (REC, BASE) for k in ("bigger", "longer", "seed")}
     big = next(c for c in s.candidates if c["kind"] == "bigger" and c["recipe"] == REC)
     assert big["size"] == 400e3 and big["tokens"] == 80 * 400e3
-    assert np.isfinite(s.current_width) and "FLOPs" in s.text
+    assert np.isfinite(s.current_width) and "FLOPs" in s.report()
 
 
 @pytest.mark.slow

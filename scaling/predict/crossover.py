@@ -93,7 +93,7 @@ class Crossover:
                 "s_at_smallest": _f(self.s_at_smallest), "s_at_largest": _f(self.s_at_largest),
                 "level": self.level}
 
-    def text(self) -> str:
+    def report(self) -> str:
         """One line: ``costs→saves at 93.6k [47k, 166k] (100% of samples turn)``, or
         ``costs data at every N ≤ 100B (no turn); samples [...]``."""
         top = format_count(self.searched[1])

@@ -38,8 +38,7 @@ class Suggestion:
     current_width: float
     candidates: list[dict] = field(default_factory=list)
 
-    @property
-    def text(self) -> str:
+    def report(self) -> str:
         b = self.best
         return (f"run {b['recipe']} at {format_count(b['size'])} parameters for "
                 f"{format_count(b['tokens'])} tokens ({b['kind']}; {b['flops']:.2g} FLOPs): "
@@ -47,7 +46,7 @@ class Suggestion:
                 f"{self.current_width:.3g} now ({b['shrink']:.0%} narrower)")
 
     def summary(self) -> dict[str, Any]:
-        return {**self.best, "current_width": self.current_width, "text": self.text,
+        return {**self.best, "current_width": self.current_width, "text": self.report(),
                 "candidates": self.candidates}
 
 
