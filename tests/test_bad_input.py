@@ -391,9 +391,10 @@ def test_usage_errors_are_one_line_too(tmp_path):
 
 
 def test_an_explicit_shape_passes_the_checks_the_shape_rule_would_refuse():
-    from scaling.validate import ConfigError, check_train_args
+    from scaling.errors import ScalingError
+    from scaling.validate import check_train_args
 
     args = dict(batch_size=8, seq_len=32, device="cpu", layers=2)
     check_train_args("5k", "prose=1", "8k", width=16, heads=4, **args)  # size is a label
-    with pytest.raises(ConfigError, match="too small"):
+    with pytest.raises(ScalingError, match="too small"):
         check_train_args("5k", "prose=1", "8k", **args)
