@@ -20,6 +20,7 @@ _LAZY = {
     "load_grok_table": "data", "load_law_table": "data", "select_points": "data",
     "GrokResult": "grok", "fit_grok": "grok", "fit_grok_curve": "grok", "speedup": "grok",
     "FitError": "laws", "LawResult": "laws", "fit_law": "laws",
+    "JointResult": "joint", "fit_joint": "joint",
     "MixtureResult": "mixture", "fit_mixture": "mixture", "fit_mixture_csv": "mixture",
     "QuantaSimulation": "quantization", "simulate_quanta": "quantization",
 }
@@ -40,7 +41,7 @@ def __dir__():
 __all__ = [
     "AggregateResult", "FitError", "GrokResult", "LawResult", "MixtureResult",
     "QuantaSimulation", "chinchilla", "chinchilla_invert", "fit_aggregate", "fit_grok",
-    "fit_grok_curve", "fit_law", "fit_law_frame", "fit_law_path", "fit_law_recipes",
+    "fit_grok_curve", "fit_joint", "JointResult", "fit_law", "fit_law_frame", "fit_law_path", "fit_law_recipes",
     "fit_mixture", "fit_mixture_csv", "load_grok_table", "load_law_table", "power",
     "power_invert", "select_points", "sigmoid_log", "simulate_quanta", "speedup", "forms",
     "optim",

@@ -2,6 +2,8 @@
 
 - :func:`predict_savings` — the savings ratio ``s = D_r / D_b`` (DESIGN.md) from per-recipe
   loss laws, bootstrap intervals, extrapolation flags and widening, per-skill speed-ups.
+- :mod:`scaling.predict.joint` — the default answer with ≥ 2 recipes: the joint multi-recipe
+  law (:func:`scaling.fit.fit_joint`), savings ``1/k_r(N)`` and an interval in parts.
 - :func:`backtest` — hold out the largest size, predict it from the rest, score the answers.
 - :func:`suggest_run` — which extra small run would most shrink the savings interval.
 - :func:`crossover_size` — the model size at which the savings turn (s − 1 changes sign).
