@@ -204,8 +204,7 @@ def train_cmd(
                               layers=layers, warmup_steps=warmup_steps, width=width,
                               heads=heads, front_tokens=front_tokens, evals=evals,
                               task_items=task_items)
-    from .hardware import resolve_precision
-    from .train.distributed import resolve_device
+    from .hardware import resolve_device, resolve_precision
 
     choice = resolve_precision(precision, resolve_device(device))
     typer.echo(f"{cfg.run_id}: {cfg.describe()}; precision {choice}", err=True)

@@ -46,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import ScalingError
-from .hardware import PRECISIONS, resolve_precision, threads_per_job
+from .hardware import PRECISIONS, resolve_device, resolve_precision, threads_per_job
 from .jsonsafe import jsonable
 from .lock import RunLock, RunLocked
 from .store import ConfigMismatch, RunDir, StoreError
@@ -337,8 +337,6 @@ class DryRun:
 def dry_run_plan(spec: GridSpec, out: str | os.PathLike | None = None,
                  device: str | None = None, precision: str | None = None) -> DryRun:
     """Plan ``spec`` on this machine, its steps timed in the precision the runs will use."""
-    from .train.distributed import resolve_device
-
     dev = resolve_device(device)
     busy = busy_note(dev)  # read before the timing below loads the CPU itself
     choice = resolve_precision(precision or spec.precision, dev)
@@ -507,8 +505,6 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
         _run_submitit(spec, todo, out, device, record, keep_checkpoints, precision)
     elif todo:
         # one resolution for all local runs: the calibration is timed once, on idle cores
-        from .train.distributed import resolve_device
-
         choice = resolve_precision(precision, resolve_device(device))
         if jobs == 1:
             for cfg in todo:

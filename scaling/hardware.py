@@ -238,6 +238,15 @@ def choose_cuda(name: str, capability: tuple[int, int]) -> PrecisionChoice:
                                    "tensor cores")
 
 
+def resolve_device(device: str | None) -> str:
+    """``None``/``auto`` → ``cuda`` when available, else ``cpu``."""
+    if device in (None, "", "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def resolve_precision(precision: str | PrecisionChoice | None, device: str,
                       calibrate: bool = True) -> PrecisionChoice:
     """``auto`` → the fastest precision ``device`` supports; an explicit one is checked.
@@ -314,8 +323,6 @@ class EnvReport:
 def env_report(device: str | None = None, refresh: bool = False) -> EnvReport:
     """Measure and describe this machine (``refresh`` re-times the cached calibration)."""
     import torch
-
-    from .train.distributed import resolve_device
 
     dev = resolve_device(device)
     rates = cpu_rates(refresh=refresh)

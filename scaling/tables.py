@@ -100,6 +100,18 @@ def require_numeric(df: pd.DataFrame, columns: Iterable[str], positive: Iterable
     return out
 
 
+def law_columns(df: pd.DataFrame, need_loss: bool = True, need_params: bool = True,
+                source: str = "the table") -> pd.DataFrame:
+    """Resolve ``params, tokens, loss`` (aliases N, D) and check values are numeric and > 0.
+
+    Rows with empty cells are kept as NaN (the fitter drops and counts them).
+    """
+    required = (["params"] if need_params else []) + ["tokens"] + (["loss"] if need_loss
+                                                                   else [])
+    df = resolve(df, required, ["run", "step", "recipe", "branch"], source=source)
+    return require_numeric(df, required, positive=required, source=source)
+
+
 def _row_list(mask: pd.Series, limit: int = 8) -> str:
     # Row numbers as a user sees them in a spreadsheet: header is line 1, first data row 2.
     rows = [int(i) + 2 for i in np.flatnonzero(mask.to_numpy())]

@@ -11,7 +11,8 @@ import os
 
 import pandas as pd
 
-from .data import law_columns, load_law_table, select_points
+from ..tables import law_columns
+from .data import load_law_table, select_points
 from .laws import FitError, LawResult, fit_law
 
 

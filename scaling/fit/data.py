@@ -20,22 +20,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..tables import TableError, check_rows, describe, read_csv, require_numeric, resolve
+from ..tables import (
+    TableError,
+    check_rows,
+    describe,
+    law_columns,
+    read_csv,
+    require_numeric,
+    resolve,
+)
 from .laws import FitError
 
 POINTS = ("final", "all")
-
-
-def law_columns(df: pd.DataFrame, need_loss: bool = True, need_params: bool = True,
-                source: str = "the table") -> pd.DataFrame:
-    """Resolve ``params, tokens, loss`` (aliases N, D) and check values are numeric and > 0.
-
-    Rows with empty cells are kept as NaN (the fitter drops and counts them).
-    """
-    required = (["params"] if need_params else []) + ["tokens"] + (["loss"] if need_loss
-                                                                   else [])
-    df = resolve(df, required, ["run", "step", "recipe", "branch"], source=source)
-    return require_numeric(df, required, positive=required, source=source)
 
 
 def select_points(df: pd.DataFrame, points: str = "final",

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..errors import ScalingError
 from ..jsonsafe import finite_or_none as _f
+from ..tables import law_columns
 from . import forms, optim
 
 FORMS = ("chinchilla", "power")
@@ -151,8 +152,6 @@ class LawResult:
 
     def _xy(self, x: tuple) -> tuple[np.ndarray | None, np.ndarray]:
         if len(x) == 1 and isinstance(x[0], pd.DataFrame):
-            from .data import law_columns
-
             df = law_columns(x[0], need_loss=False, need_params=self.form == "chinchilla")
             return (df["params"].to_numpy(float) if self.form == "chinchilla" else None,
                     df["tokens"].to_numpy(float))

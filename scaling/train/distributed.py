@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..hardware import resolve_device
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -25,13 +27,6 @@ class Dist:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(device: str | None) -> str:
-    """``None``/``auto`` → ``cuda`` when available, else ``cpu``."""
-    if device in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def setup(device: str | None = None) -> Dist:
