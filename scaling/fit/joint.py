@@ -584,6 +584,24 @@ class JointResult:
     def baseline(self) -> str:
         return self.recipes[0]
 
+    def at_bound(self, recipe: str) -> dict[str, str]:
+        """``{name: "lower" | "upper"}`` for the parameters of ``recipe``'s law (E, A, alpha,
+        B, beta, k, gamma) whose estimate sits at a bound of the search."""
+        natural = {"e": "E", "a": "A", "alpha": "alpha", "b": "B", "beta": "beta", "c": "k",
+                   "g": "gamma"}
+        b = self.layout.bounds
+        span = b[:, 1] - b[:, 0]
+        out = {}
+        for j, n in enumerate(self.layout.names):
+            kind, _, rec = n.partition(":")
+            if rec and rec != recipe:
+                continue
+            if self.theta[j] - b[j, 0] < 1e-6 * span[j]:
+                out[natural[kind]] = "lower"
+            elif b[j, 1] - self.theta[j] < 1e-6 * span[j]:
+                out[natural[kind]] = "upper"
+        return out
+
     def _r(self, recipe: str) -> int:
         if recipe not in self.recipes:
             raise FitError(f"recipe {recipe!r} is not in the joint fit; recipes: "

@@ -404,5 +404,6 @@ def joint_prediction(grid, recipe: str, baseline: str, size: float, tokens: floa
               "recipes": grid.recipes,
               "n_points": {r: int(len(grid.of(r))) for r in {recipe, baseline}}},
         extrapolation=ext, warnings=warnings,
+        at_bound={r: d for r in (baseline, recipe) if (d := law.at_bound(r))},
         joint={**law.summary(), "confident": ans.confident,
                "nested": ans.parts.get("extrapolation", {}).get("nested")})
