@@ -96,3 +96,30 @@ def test_cache_is_on_only_inside_the_prediction_layer(tmp_path, monkeypatch):
     with cache.enable():
         fit_law_frame(frame, points="all")
     assert len(list((tmp_path / "fits").glob("*.npz"))) == 1
+
+
+def test_lm_solves_are_cached_inside_the_prediction_layer(tmp_path, monkeypatch):
+    from scaling.fit import forms, optim
+
+    monkeypatch.setenv("SCALING_CACHE", str(tmp_path))
+    N, D, L, _ = points()
+    X, logL = optim.design("chinchilla", N, D), np.log(L)
+    bounds = np.array(forms.LAW_SPECS["chinchilla"]["bounds"])
+    starts = forms.start_grid("chinchilla")[::15]
+    direct = optim.batch_lm_chunked("chinchilla", starts, X, logL, bounds, max_iter=20)
+    assert not (tmp_path / "lm").exists()  # outside the prediction layer: no cache
+    with cache.enable():
+        first = optim.batch_lm_chunked("chinchilla", starts, X, logL, bounds, max_iter=20)
+
+        def no_solve(*a, **k):
+            raise AssertionError("solved again although cached")
+
+        monkeypatch.setattr(optim, "_batch_lm_chunks", no_solve)
+        hit = optim.batch_lm_chunked("chinchilla", starts, X, logL, bounds, max_iter=20)
+        with pytest.raises(AssertionError, match="solved again"):  # another option: a miss
+            optim.batch_lm_chunked("chinchilla", starts, X, logL, bounds, max_iter=21)
+        with pytest.raises(AssertionError, match="solved again"):  # other data: a miss
+            optim.batch_lm_chunked("chinchilla", starts, X, logL * 1.001, bounds, max_iter=20)
+    for a, b, c in zip(direct, first, hit, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)

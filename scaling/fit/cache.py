@@ -6,7 +6,9 @@ the first call pays. The key hashes the points (N, D, L and the run of each poin
 option of :func:`~scaling.fit.laws.fit_law`, and the source of the modules that compute the
 fit, so a change of data, option or code is a miss. Entries are ``.npz`` files (no pickles)
 under ``$SCALING_CACHE/fits``; a damaged or unreadable entry is a miss, a cache that cannot be
-written only makes the next call slower.
+written only makes the next call slower. Below the law fits, the batched Levenberg–Marquardt
+solves themselves are cached the same way (:func:`memo_lm`, ``$SCALING_CACHE/lm``), which also
+serves fits that have no result cache of their own (the joint multi-recipe law).
 """
 
 from __future__ import annotations
@@ -146,10 +148,72 @@ def load(path: Path) -> laws.LawResult | None:
         return None
 
 
-def _prune(root: Path) -> None:
+#: Entries of the LM-solve cache kept (a 4,500-start screen's result is ~200 kB).
+MAX_LM_ENTRIES = 1000
+
+
+def _hash_value(h, v) -> None:
+    if isinstance(v, np.ndarray):
+        h.update(repr((v.dtype.str, v.shape)).encode() + np.ascontiguousarray(v).tobytes())
+    elif isinstance(v, list | tuple):
+        h.update(f"<{type(v).__name__} {len(v)}>".encode())
+        for x in v:
+            _hash_value(h, x)
+    else:
+        h.update(repr(v).encode())
+    h.update(b"|")
+
+
+def _structure_fingerprint(h, form) -> None:
+    """A form name, or a structure object by its class, its module's source and every
+    attribute (arrays by content): what decides its residuals and normal equations."""
+    if isinstance(form, str):
+        h.update(form.encode() + b"|")
+        return
+    import inspect
+
+    cls = type(form)
+    h.update(f"{cls.__module__}.{cls.__qualname__}|".encode())
+    h.update(Path(inspect.getsourcefile(cls)).read_bytes())
+    for k, v in sorted(vars(form).items()):
+        h.update(k.encode() + b"=")
+        _hash_value(h, v)
+
+
+def memo_lm(solve, form, theta0, X, logL, bounds, weights, kw):
+    """``solve(form, theta0, X, logL, bounds, weights, kw)`` (the batched LM of
+    :func:`scaling.fit.optim.batch_lm_chunked`), read back from ``$SCALING_CACHE/lm`` when
+    the same solve was done: the key hashes the structure, every input array, the options,
+    and the solver's source."""
+    h = hashlib.sha256(Path(optim.__file__).read_bytes())
+    _structure_fingerprint(h, form)
+    for a in (theta0, X, logL, bounds, weights):
+        _hash_value(h, None if a is None else np.asarray(a))
+    _hash_value(h, sorted(kw.items()))
+    _hash_value(h, optim.MAX_BATCH_ELEMENTS)
+    path = _root().parent / "lm" / f"{h.hexdigest()[:40]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z["theta"], z["f"], z["converged"]
+    except Exception:  # no entry, or a damaged one: solve
+        pass
+    out = solve(form, theta0, X, logL, bounds, weights, kw)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, theta=out[0], f=out[1], converged=out[2])
+        os.replace(tmp, path)
+        _prune(path.parent, MAX_LM_ENTRIES)
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _prune(root: Path, keep: int = MAX_ENTRIES) -> None:
     entries = [e for e in os.scandir(root) if e.name.endswith(".npz")
                and not e.name.startswith(".")]
-    if len(entries) <= MAX_ENTRIES:
+    if len(entries) <= keep:
         return
     entries.sort(key=lambda e: e.stat().st_mtime)
     for e in entries[:len(entries) // 2]:

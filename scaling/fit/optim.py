@@ -328,7 +328,19 @@ _one_thread = [0]  # depth of one_blas_thread calls in progress
 
 @one_blas_thread
 def batch_lm_chunked(form, theta0, X, logL, bounds, weights=None, **kw):
-    """:func:`batch_lm` in chunks of rows, so that many points × many starts fit in memory."""
+    """:func:`batch_lm` in chunks of rows, so that many points × many starts fit in memory.
+
+    Inside the prediction layer's commands (:func:`scaling.fit.cache.enabled`) the result is
+    read from the disk cache when the same solve was done before (same structure, starts,
+    data, weights and options; :func:`scaling.fit.cache.memo_lm`)."""
+    from . import cache
+
+    if cache.enabled():
+        return cache.memo_lm(_batch_lm_chunks, form, theta0, X, logL, bounds, weights, kw)
+    return _batch_lm_chunks(form, theta0, X, logL, bounds, weights, kw)
+
+
+def _batch_lm_chunks(form, theta0, X, logL, bounds, weights, kw):
     n = len(logL)
     step = max(1, MAX_BATCH_ELEMENTS // max(n, 1))
     if len(theta0) <= step:
