@@ -249,7 +249,7 @@ def grid_cmd(
     check_grid_args(gs, device=device, jobs=jobs, executor=executor,
                     keep_checkpoints=keep_checkpoints, precision=precision)
     if dry_run:
-        res = dry_run_plan(gs, out, device=device, precision=precision)
+        res = dry_run_plan(gs, out, device=device, precision=precision, jobs=jobs)
         show(res, as_json)
         for w in res.warnings:
             if not as_json:

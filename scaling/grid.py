@@ -220,19 +220,32 @@ def run_status(run_dir: Path) -> str:
 
 
 def measure_throughput(configs: Sequence, device: str = "cpu", steps: int = 3,
-                       precision: str = "auto") -> dict[int, float]:
+                       precision: str = "auto", threads: int | None = None) -> dict[int, float]:
     """Training tokens/s of each distinct model shape, timed on ``device`` with random tokens.
 
     Used by the dry run to turn FLOPs into wall time on *this* machine: each shape runs the
     trainer's own step (:func:`scaling.train.loop.train_step`, in the precision the runs will
-    use, fused AdamW) on a fixed batch, timed over ``steps`` steps after one warm-up step.
+    use, fused AdamW) on a fixed batch, timed over ``steps`` steps after one warm-up step,
+    with ``threads`` torch threads (a ``--jobs K`` worker's share) when given.
     """
+    import torch
+
+    precision = resolve_precision(precision, device).precision
+    before = torch.get_num_threads()
+    if threads and device == "cpu":
+        torch.set_num_threads(threads)
+    try:
+        return _time_shapes(configs, device, steps, precision)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _time_shapes(configs: Sequence, device: str, steps: int, precision: str) -> dict[int, float]:
     import torch
 
     from .train import build_model
     from .train.loop import make_optimizer, make_scaler, train_step
 
-    precision = resolve_precision(precision, device).precision
     rates: dict[int, float] = {}
     for cfg in configs:
         key = hash((cfg.model, cfg.data.batch_size, cfg.data.seq_len))
@@ -268,16 +281,18 @@ def busy_note(device: str) -> str | None:
 
 
 def plan(spec: GridSpec, out: str | os.PathLike | None = None, device: str = "cpu",
-         timing: bool = True, precision: Any = None) -> pd.DataFrame:
+         timing: bool = True, precision: Any = None, jobs: int = 1) -> pd.DataFrame:
     """One row per run: id, size, shape, recipe, seed, tokens, FLOPs, estimated seconds, status.
 
-    The timing runs in ``precision`` (default: the spec's), resolved as the runs will be.
+    The timing runs in ``precision`` (default: the spec's), resolved as the runs will be, and
+    with the threads each of ``jobs`` local workers gets (:func:`scaling.hardware.threads_per_job`).
     """
     from .train import flops_per_token
 
     configs = spec.configs()
-    rates = (measure_throughput(configs, device, precision=precision or spec.precision)
-             if timing else {})
+    threads = threads_per_job(jobs) if jobs > 1 else None
+    rates = (measure_throughput(configs, device, precision=precision or spec.precision,
+                                threads=threads) if timing else {})
     rows = []
     for cfg in configs:
         flops = flops_per_token(cfg.model, cfg.data.seq_len) * cfg.data.tokens
@@ -305,6 +320,8 @@ class DryRun:
     precision: Any
     """The :class:`~scaling.hardware.PrecisionChoice` the runs will use (and were timed in)."""
     warnings: list[str] = field(default_factory=list)
+    jobs: int = 1
+    """Local worker processes; each was timed with its share of the cores."""
 
     def summary(self) -> dict:
         t = self.table
@@ -313,7 +330,9 @@ class DryRun:
                "est_seconds": float(t["est_seconds"].sum()), "device": self.device,
                "precision": self.precision.precision,
                "precision_reason": self.precision.reason,
-               "to_run": len(todo), "to_run_seconds": float(todo["est_seconds"].sum())}
+               "to_run": len(todo), "to_run_seconds": float(todo["est_seconds"].sum()),
+               "jobs": self.jobs, "threads_per_job": threads_per_job(self.jobs),
+               "to_run_wall_seconds": float(todo["est_seconds"].sum()) / self.jobs}
         if self.warnings:
             out["warnings"] = list(self.warnings)
         return {**out, "plan": jsonable(t.to_dict("records"))}
@@ -326,8 +345,11 @@ class DryRun:
         lines = [shown[["run_id", "size", "shape", "recipe", "seed", "tokens", "flops", "est",
                         "status"]].to_string(index=False), "",
                  f"{s['runs']} runs, {s['flops']:.2e} FLOPs, about {s['est_seconds'] / 60:.1f} "
-                 f"min of training on {self.device} in one process, precision {self.precision} "
+                 f"min of training on {self.device}, precision {self.precision} "
                  "(timed training steps; evaluation adds to it)"]
+        if self.jobs > 1:
+            lines.append(f"with --jobs {self.jobs} ({s['threads_per_job']} threads each, as "
+                         f"timed): about {s['to_run_wall_seconds'] / 60:.1f} min of wall time")
         if s["to_run"] < s["runs"]:
             lines.append(f"{s['to_run']} of them still to run: about "
                          f"{s['to_run_seconds'] / 60:.1f} min")
@@ -335,13 +357,15 @@ class DryRun:
 
 
 def dry_run_plan(spec: GridSpec, out: str | os.PathLike | None = None,
-                 device: str | None = None, precision: str | None = None) -> DryRun:
-    """Plan ``spec`` on this machine, its steps timed in the precision the runs will use."""
+                 device: str | None = None, precision: str | None = None,
+                 jobs: int = 1) -> DryRun:
+    """Plan ``spec`` on this machine, its steps timed as the runs will train: in their
+    precision, and with each of ``jobs`` workers' share of the cores."""
     dev = resolve_device(device)
     busy = busy_note(dev)  # read before the timing below loads the CPU itself
     choice = resolve_precision(precision or spec.precision, dev)
-    table = plan(spec, out, device=dev, precision=choice)
-    return DryRun(spec.name, table, dev, choice, [busy] if busy else [])
+    table = plan(spec, out, device=dev, precision=choice, jobs=jobs)
+    return DryRun(spec.name, table, dev, choice, [busy] if busy else [], jobs)
 
 
 # --------------------------------------------------------------------------- execution

@@ -181,3 +181,28 @@ def test_precision_is_a_runtime_option_of_a_grid():
             {"mix": "prose=1", "train": {"precision": "fp32"}}]})
     with pytest.raises(GridError, match="unknown precision"):
         run_grid(plain, "unused-dir", precision="fp8")
+
+
+def test_dry_run_times_each_worker_with_its_share_of_the_cores(tmp_path, monkeypatch):
+    """--dry-run --jobs K times the steps with cores // K threads and divides the wall time."""
+    import torch
+
+    import scaling.grid as grid
+
+    seen = []
+
+    def fake_time(configs, device, steps, precision):
+        seen.append(torch.get_num_threads())
+        return {hash((c.model, c.data.batch_size, c.data.seq_len)): 1000.0 for c in configs}
+
+    monkeypatch.setattr(grid, "_time_shapes", fake_time)
+    monkeypatch.setattr(grid, "threads_per_job", lambda jobs: threads_per_job(jobs, cores=2))
+    spec = GridSpec.from_dict(_spec_dict())
+    before = torch.get_num_threads()
+    one = grid.dry_run_plan(spec, device="cpu", precision="fp32").summary()
+    two = grid.dry_run_plan(spec, device="cpu", precision="fp32", jobs=2).summary()
+    assert seen == [before, 1] and torch.get_num_threads() == before
+    assert two["threads_per_job"] == 1 and two["jobs"] == 2
+    assert two["to_run_wall_seconds"] == pytest.approx(two["to_run_seconds"] / 2)
+    assert one["to_run_wall_seconds"] == pytest.approx(one["to_run_seconds"])
+    assert two["precision"] == "fp32" and two["precision_reason"] == "requested"
