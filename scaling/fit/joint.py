@@ -40,12 +40,14 @@ scores within :data:`CV_SE` (2) standard errors of the lowest are *admissible*, 
 simplest admissible one is used (the standard-error rule: a richer variant must predict the
 held-out size better by more than the score's noise); the admissible variants' spread is a part of the
 interval (:mod:`scaling.predict.joint`). With fewer than 4 sizes the reduced grid cannot be fitted and
-the choice is by AIC on the full fit (Gaussian log residuals). The choice and the scores are
+the choice is by AIC on the full fit (Gaussian log residuals, the number of runs as the sample
+size: a run's points share its seed effect): the simplest variant within 2 of the lowest AIC. The choice and the scores are
 reported (:attr:`JointResult.selection`).
 
 Intervals. Paired bootstrap over runs: the runs of all recipes are grouped into *cells* (same
 size and budget; the j-th seed of one recipe pairs with the j-th of another), cells are
-resampled with replacement within each size, and one resample is used for all recipes at once,
+resampled with replacement within each size (across sizes when a size has a single cell), and
+one resample is used for all recipes at once,
 so the baseline's noise enters every recipe's multiplier the same way it enters the data. The
 samples are stretched by sqrt(G/(G−P)) (G runs, P parameters) as in :mod:`scaling.fit.laws`.
 
@@ -463,12 +465,15 @@ def _select(data: _Data, fits: dict[Variant, _VariantFit], select: str):
     sizes = data.sizes()
     rows = []
     n = len(data.L)
+    # AIC's sample size is the number of runs: the points of one run share its seed effect,
+    # and counting them as independent favoured trends that follow one seed per size
+    G = len(np.unique(data.runs))
     for v, fv in fits.items():
         res = _log_resid(fv.layout, fv.theta, data)
         P = len(fv.layout.names)
         rss = float(res @ res)
         rows.append({"variant": v.name, "n_params": P,
-                     "aic": float(n * np.log(max(rss, 1e-300) / n) + 2 * P),
+                     "aic": float(G * np.log(max(rss, 1e-300) / n) + 2 * P),
                      "rms_log_residual": float(np.sqrt(rss / n)), "cv_rms": None,
                      "cv_se": None})
     method = select
@@ -499,6 +504,8 @@ def _select(data: _Data, fits: dict[Variant, _VariantFit], select: str):
     else:
         best = min(range(len(rows)), key=lambda i: rows[i]["aic"])
         adm = [i for i in range(len(rows)) if rows[i]["aic"] <= rows[best]["aic"] + 2.0]
+        # as with CV: the simplest variant the criterion cannot tell from the best
+        best = min(adm, key=lambda i: (variants[i].complexity, rows[i]["aic"]))
     for i, r in enumerate(rows):
         r["chosen"] = i == best
         r["admissible"] = i in adm
@@ -512,8 +519,12 @@ def _bootstrap(data: _Data, fv: _VariantFit, B: int, seed: int,
     cell, cell_size = cells
     C = len(cell_size)
     counts = np.zeros((B, C))
-    for n in np.unique(cell_size):
-        ids = np.flatnonzero(cell_size == n)
+    # within each size; a size with one cell (one seed, one budget) would never vary, so then
+    # the cells of all sizes are resampled together
+    strata = cell_size if min(np.unique(cell_size, return_counts=True)[1]) >= 2 \
+        else np.zeros(C)
+    for n in np.unique(strata):
+        ids = np.flatnonzero(strata == n)
         draw = ids[rng.integers(0, len(ids), size=(B, len(ids)))]
         np.add.at(counts, (np.repeat(np.arange(B), len(ids)), draw.ravel()), 1.0)
     W = counts[:, cell]

@@ -333,15 +333,27 @@ def fit_pair(grid, recipe: str, baseline: str, bootstrap: int, seed: int, level:
     the bootstrap resamples whole runs)."""
     from ..fit import FitError
     from .grid import PredictError
+    from .savings import MIN_RUNS
 
     key = ("joint", recipe, baseline, int(bootstrap or 0), seed, level)
     if key not in grid.fits:
         pts = grid.points[grid.points["recipe"].isin([recipe, baseline])]
+        # as for the independent fits: with few runs the bootstrap unit is the run end point
+        # (each WSD decay branch), said in a warning
+        few = min(pts.loc[pts["recipe"] == r, "run"].nunique() for r in (recipe, baseline))
+        by_point = bool(bootstrap) and few < MIN_RUNS and pts["unit"].nunique() > \
+            pts["run"].nunique()
         try:
-            grid.fits[key] = fit_joint_frame(pts, baseline, bootstrap, seed, level)
+            law = fit_joint_frame(pts.assign(run=pts["unit"]) if by_point else pts, baseline,
+                                  bootstrap, seed, level)
         except FitError as e:
             raise PredictError(f"cannot fit the joint law to {recipe} and {baseline}: {e}"
                                ) from None
+        if by_point:
+            law.warnings.append(f"only {few} runs: the bootstrap resamples run end points "
+                                "(decay branches), which understates run-to-run noise; add "
+                                "seeds")
+        grid.fits[key] = law
     return grid.fits[key]
 
 
