@@ -203,3 +203,20 @@ def test_backtest_savings_use_the_joint_law(csv):
     # the held-out runs (one seed, 0.3% noise) and scatters about it
     assert abs(sav[0]["predicted"] - 0.7) < 0.02
     assert sav[0]["measurement_scatter_log"] > 0
+
+
+def test_one_seed_store_has_a_real_interval(tmp_path):
+    """One run per (recipe, size) with decay branches: the bootstrap resamples end points
+    (warned) and the interval is not collapsed to a point."""
+    from scaling.predict import predict_savings
+    from scaling.predict.simulate import simulate_store
+
+    laws = {BASE: BASELINE_LAW, REC: {**BASELINE_LAW, "B": 80.0}}
+    simulate_store(laws, tmp_path / "s", sizes=(12e3, 35e3, 100e3), seed=1)
+    res = predict_savings(tmp_path / "s", REC, size=100e3, bootstrap=30, skills=False)
+    assert res.form == "joint" and res.joint["selection_method"] == "aic"
+    lo, hi = res.interval
+    assert hi / lo > 1.05
+    assert any("resamples run end points" in w for w in res.warnings)
+    truth = (80.0 / 120.0) ** (1 / BASELINE_LAW["beta"])
+    assert abs(np.log(res.savings_ratio / truth)) < 0.1
