@@ -13,8 +13,6 @@ serves fits that have no result cache of their own (the joint multi-recipe law).
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import json
 import os
@@ -25,28 +23,12 @@ import numpy as np
 import pandas as pd
 
 from . import forms, laws, optim
+from .solve_cache import enable, enabled, memo_lm, prune
+
+__all__ = ["enable", "enabled", "fit_law_cached", "load", "memo_lm", "save"]
 
 #: Entries kept: past this many, the older half is removed.
 MAX_ENTRIES = 4000
-
-_ENABLED = contextvars.ContextVar("scaling_fit_cache", default=False)
-
-
-def enabled() -> bool:
-    """Whether :func:`~scaling.fit.api.fit_law_frame` reads and writes the cache by default
-    (inside :func:`enable`: the prediction layer's commands)."""
-    return _ENABLED.get()
-
-
-@contextlib.contextmanager
-def enable():
-    """Within this block, law fits go through the cache (unless a caller says otherwise)."""
-    token = _ENABLED.set(True)
-    try:
-        yield
-    finally:
-        _ENABLED.reset(token)
-
 
 def _code_fingerprint() -> bytes:
     h = hashlib.sha256()
@@ -116,7 +98,7 @@ def save(res: laws.LawResult, path: Path) -> None:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
         os.replace(tmp, path)
-        _prune(path.parent)
+        prune(path.parent, MAX_ENTRIES)
     except (OSError, TypeError, ValueError):
         return
 
@@ -148,73 +130,3 @@ def load(path: Path) -> laws.LawResult | None:
         return None
 
 
-#: Entries of the LM-solve cache kept (a 4,500-start screen's result is ~200 kB).
-MAX_LM_ENTRIES = 1000
-
-
-def _hash_value(h, v) -> None:
-    if isinstance(v, np.ndarray):
-        h.update(repr((v.dtype.str, v.shape)).encode() + np.ascontiguousarray(v).tobytes())
-    elif isinstance(v, list | tuple):
-        h.update(f"<{type(v).__name__} {len(v)}>".encode())
-        for x in v:
-            _hash_value(h, x)
-    else:
-        h.update(repr(v).encode())
-    h.update(b"|")
-
-
-def _structure_fingerprint(h, form) -> None:
-    """A form name, or a structure object by its class, its module's source and every
-    attribute (arrays by content): what decides its residuals and normal equations."""
-    if isinstance(form, str):
-        h.update(form.encode() + b"|")
-        return
-    import inspect
-
-    cls = type(form)
-    h.update(f"{cls.__module__}.{cls.__qualname__}|".encode())
-    h.update(Path(inspect.getsourcefile(cls)).read_bytes())
-    for k, v in sorted(vars(form).items()):
-        h.update(k.encode() + b"=")
-        _hash_value(h, v)
-
-
-def memo_lm(solve, form, theta0, X, logL, bounds, weights, kw):
-    """``solve(form, theta0, X, logL, bounds, weights, kw)`` (the batched LM of
-    :func:`scaling.fit.optim.batch_lm_chunked`), read back from ``$SCALING_CACHE/lm`` when
-    the same solve was done: the key hashes the structure, every input array, the options,
-    and the solver's source."""
-    h = hashlib.sha256(Path(optim.__file__).read_bytes())
-    _structure_fingerprint(h, form)
-    for a in (theta0, X, logL, bounds, weights):
-        _hash_value(h, None if a is None else np.asarray(a))
-    _hash_value(h, sorted(kw.items()))
-    _hash_value(h, optim.MAX_BATCH_ELEMENTS)
-    path = _root().parent / "lm" / f"{h.hexdigest()[:40]}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return z["theta"], z["f"], z["converged"]
-    except Exception:  # no entry, or a damaged one: solve
-        pass
-    out = solve(form, theta0, X, logL, bounds, weights, kw)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, theta=out[0], f=out[1], converged=out[2])
-        os.replace(tmp, path)
-        _prune(path.parent, MAX_LM_ENTRIES)
-    except (OSError, ValueError):
-        pass
-    return out
-
-
-def _prune(root: Path, keep: int = MAX_ENTRIES) -> None:
-    entries = [e for e in os.scandir(root) if e.name.endswith(".npz")
-               and not e.name.startswith(".")]
-    if len(entries) <= keep:
-        return
-    entries.sort(key=lambda e: e.stat().st_mtime)
-    for e in entries[:len(entries) // 2]:
-        Path(e.path).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ on the exact objective and gradient (:func:`polish`).
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 
@@ -330,13 +331,15 @@ _one_thread = [0]  # depth of one_blas_thread calls in progress
 def batch_lm_chunked(form, theta0, X, logL, bounds, weights=None, **kw):
     """:func:`batch_lm` in chunks of rows, so that many points × many starts fit in memory.
 
-    Inside the prediction layer's commands (:func:`scaling.fit.cache.enabled`) the result is
-    read from the disk cache when the same solve was done before (same structure, starts,
-    data, weights and options; :func:`scaling.fit.cache.memo_lm`)."""
-    from . import cache
+    Inside the prediction layer's commands (:func:`scaling.fit.solve_cache.enabled`) the result
+    is read from the disk cache when the same solve was done before (same structure, starts,
+    data, weights and options; :func:`scaling.fit.solve_cache.memo_lm`)."""
+    from . import solve_cache
 
-    if cache.enabled():
-        return cache.memo_lm(_batch_lm_chunks, form, theta0, X, logL, bounds, weights, kw)
+    if solve_cache.enabled():
+        return solve_cache.memo_lm(_batch_lm_chunks, form, theta0, X, logL, bounds, weights, kw,
+                                   source=Path(__file__).read_bytes(),
+                                   salt=MAX_BATCH_ELEMENTS)
     return _batch_lm_chunks(form, theta0, X, logL, bounds, weights, kw)
 
 
