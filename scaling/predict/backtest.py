@@ -40,6 +40,7 @@ per kind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,11 +243,13 @@ def _observed_savings(bpts, rpts, share_r: float, share_b: float) -> tuple[float
     return D_r * (1 - share_r) / (D_b * (1 - share_b)), how, how_b
 
 
-def _savings_scatter(rest: Grid, recipe: str, baseline: str, fits: _Fits, share_r: float,
+def _savings_scatter(rest: Grid, recipe: str, baseline: str,
+                     law_savings: Callable[[float, float], float], share_r: float,
                      share_b: float) -> float:
     """RMS of ln(observed / law) savings over the fitted sizes: how far one size's measured
     savings (a few runs) scatter about the law — the savings analogue of a loss case's
-    residual scatter. nan when no size gives a measurement."""
+    residual scatter. ``law_savings(N, D)`` is the law's savings at a size and the baseline's
+    largest budget there. nan when no size gives a measurement."""
     res = []
     for n in np.intersect1d(rest.sizes(recipe), rest.sizes(baseline)):
         at = np.isclose(rest.points["params"], n, rtol=1e-9)
@@ -255,28 +258,9 @@ def _savings_scatter(rest: Grid, recipe: str, baseline: str, fits: _Fits, share_
         s_obs, how, _ = _observed_savings(bpts, rpts, share_r, share_b)
         if how == "unavailable" or not np.isfinite(s_obs) or s_obs <= 0:
             continue
-        law = pair_savings(fits.baseline, fits.recipe, float(n), float(bpts["tokens"].max()),
-                           share_r, share_b).s
+        law = law_savings(float(n), float(bpts["tokens"].max()))
         if np.isfinite(law) and law > 0:
             res.append(np.log(s_obs / law))
-    return float(np.sqrt(np.mean(np.square(res)))) if res else float("nan")
-
-
-def _joint_scatter(rest: Grid, recipe: str, baseline: str, law, share_r: float,
-                   share_b: float) -> float:
-    """:func:`_savings_scatter` with the joint law's savings at the fitted sizes."""
-    res = []
-    scale = (1 - share_r) / (1 - share_b)
-    for n in np.intersect1d(rest.sizes(recipe), rest.sizes(baseline)):
-        at = np.isclose(rest.points["params"], n, rtol=1e-9)
-        bpts = rest.points[at & (rest.points["recipe"] == baseline)]
-        rpts = rest.points[at & (rest.points["recipe"] == recipe)]
-        s_obs, how, _ = _observed_savings(bpts, rpts, share_r, share_b)
-        if how == "unavailable" or not np.isfinite(s_obs) or s_obs <= 0:
-            continue
-        s_law = float(law.savings(recipe, float(n), float(bpts["tokens"].max()))) * scale
-        if np.isfinite(s_law) and s_law > 0:
-            res.append(np.log(s_obs / s_law))
     return float(np.sqrt(np.mean(np.square(res)))) if res else float("nan")
 
 
@@ -382,9 +366,16 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
                                 "(the baseline's loss is not reached and too few points to "
                                 "extrapolate)")
                 continue
-            scatter = _joint_scatter(rest, r, b, fit_pair(rest, r, b, bootstrap, seed, level),
-                                     share_r, share_b) if use_joint else \
-                _savings_scatter(rest, r, b, pair, share_r, share_b)
+            if use_joint:
+                law = fit_pair(rest, r, b, bootstrap, seed, level)
+                scale = (1 - share_r) / (1 - share_b)
+
+                def law_savings(n, d, law=law, r=r, scale=scale):
+                    return float(law.savings(r, n, d)) * scale
+            else:
+                def law_savings(n, d, pair=pair, sr=share_r, sb=share_b):
+                    return pair_savings(pair.baseline, pair.recipe, n, d, sr, sb).s
+            scatter = _savings_scatter(rest, r, b, law_savings, share_r, share_b)
             smp = np.asarray(ans.samples, float)
             if np.isfinite(scatter) and smp.size:
                 with np.errstate(invalid="ignore"):

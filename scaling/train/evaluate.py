@@ -54,19 +54,9 @@ def probe_accuracies(model, tokenizer, n: int, difficulty: int, device: str,
         return {}
 
     ctx = model.cfg.seq_len if max_len is None else max_len
-
-    @torch.no_grad()
-    def logits_fn(ids: torch.Tensor) -> torch.Tensor:
-        with autocast(device, precision):
-            return model(ids.to(device)).float()
-
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_logits(model, device, precision) as logits_fn:
         acc = evaluate_probes(logits_fn, tokenizer, n=n, difficulty=difficulty, seed=0,
                               device=device, max_len=ctx)
-    finally:
-        model.train(was_training)
     return {k: float(v) for k, v in acc.items()}
 
 
@@ -74,6 +64,14 @@ def task_accuracies(model, answer_sets: dict, device: str,
                     precision: str = "fp32") -> dict[str, tuple[float, float]]:
     """``{task: (exact_match, token_accuracy)}`` on each task's fixed held-out
     :class:`scaling.skills.evaluate.AnswerSet`."""
+    with eval_logits(model, device, precision) as logits_fn:
+        return {name: s.score(logits_fn, device) for name, s in answer_sets.items()}
+
+
+@contextlib.contextmanager
+def eval_logits(model, device: str, precision: str):
+    """``model`` in eval mode as ``ids → fp32 logits`` (autocast in the run's precision, no
+    gradients); its training mode is restored on leaving."""
 
     @torch.no_grad()
     def logits_fn(ids: torch.Tensor) -> torch.Tensor:
@@ -83,6 +81,6 @@ def task_accuracies(model, answer_sets: dict, device: str,
     was_training = model.training
     model.eval()
     try:
-        return {name: s.score(logits_fn, device) for name, s in answer_sets.items()}
+        yield logits_fn
     finally:
         model.train(was_training)
