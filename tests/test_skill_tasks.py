@@ -19,8 +19,8 @@ from scaling.data.stream import Stream, mix_stats, val_batches
 from scaling.data.tokenizer import get_tokenizer
 from scaling.recipe import RecipeError, parse_recipe
 from scaling.skills import PROBES
-from scaling.skills.probes import PROBE_FAMILY, held_out
-from scaling.skills.tasks import FAMILIES, PADS, TaskError, addition_pad, parse_task
+from scaling.skills.probes import PROBE_FAMILY, addition_pad, held_out
+from scaling.skills.tasks import FAMILIES, PADS, TaskError, parse_task
 
 runner = CliRunner()
 TOK = get_tokenizer("byte")

@@ -117,17 +117,27 @@ def add_plain(rng: random.Random, d: int) -> Example:
     return Example(f"add: {a}+{b}=", str(a + b))
 
 
-def scratchpad(a: int, b: int) -> str:
-    """``a_i+b_i+carry=s_i`` per digit from the least significant, then ``=`` and the sum."""
+def addition_pad(a: int, b: int, pad: str) -> str:
+    """The answer of ``a+b`` with scratchpad ``pad``: ``plain`` (the sum), or per digit from the
+    least significant ``sums`` (``s_i``), ``steps`` (``a_i+b_i+carry=s_i``) or ``full`` (steps
+    plus the written digit and the carry), then ``=`` and the sum."""
+    if pad == "plain":
+        return str(a + b)
     xs, ys = str(a)[::-1], str(b)[::-1]
     steps, carry = [], 0
     for i in range(max(len(xs), len(ys))):
         u = int(xs[i]) if i < len(xs) else 0
         v = int(ys[i]) if i < len(ys) else 0
         s = u + v + carry
-        steps.append(f"{u}+{v}+{carry}={s}")
+        steps.append({"sums": f"{s}", "steps": f"{u}+{v}+{carry}={s}",
+                      "full": f"{u}+{v}+{carry}={s} w{s % 10} c{s // 10}"}[pad])
         carry = s // 10
     return ",".join(steps) + f",={a + b}"
+
+
+def scratchpad(a: int, b: int) -> str:
+    """``a_i+b_i+carry=s_i`` per digit from the least significant, then ``=`` and the sum."""
+    return addition_pad(a, b, "steps")
 
 
 def add_scratchpad(rng: random.Random, d: int) -> Example:

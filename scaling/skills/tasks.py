@@ -104,22 +104,6 @@ def _brackets(rng: random.Random, depth: int) -> tuple[str, str]:
     return f"close: {''.join(prefix)}|", "".join(P._CLOSE[t] for t in reversed(stack))
 
 
-def addition_pad(a: int, b: int, pad: str) -> str:
-    """The answer of ``a+b`` written with scratchpad ``pad`` (module docstring)."""
-    if pad == "plain":
-        return str(a + b)
-    xs, ys = str(a)[::-1], str(b)[::-1]
-    steps, carry = [], 0
-    for i in range(max(len(xs), len(ys))):
-        u = int(xs[i]) if i < len(xs) else 0
-        v = int(ys[i]) if i < len(ys) else 0
-        s = u + v + carry
-        steps.append({"sums": f"{s}", "steps": f"{u}+{v}+{carry}={s}",
-                      "full": f"{u}+{v}+{carry}={s} w{s % 10} c{s // 10}"}[pad])
-        carry = s // 10
-    return ",".join(steps) + f",={a + b}"
-
-
 def _operands(rng: random.Random, digits: int) -> tuple[int, int]:
     lo = 10 ** (digits - 1) if digits > 1 else 0
     return rng.randrange(lo, 10 ** digits), rng.randrange(lo, 10 ** digits)
@@ -127,7 +111,7 @@ def _operands(rng: random.Random, digits: int) -> tuple[int, int]:
 
 def _add(rng: random.Random, digits: int, pad: str) -> tuple[str, str]:
     a, b = _operands(rng, digits)
-    return f"add: {a}+{b}=", addition_pad(a, b, pad)
+    return f"add: {a}+{b}=", P.addition_pad(a, b, pad)
 
 
 def _mod_add(rng: random.Random, p: int) -> tuple[str, str]:
