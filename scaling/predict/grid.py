@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..defaults import BASELINE
 from ..errors import ScalingError
 from ..fit import load_law_table, select_points
 from ..recipe import parse_recipe
 from ..tables import resolve
 
-#: The baseline used when none is given (DESIGN.md: ``prose=1`` in the reference grid).
-DEFAULT_BASELINE = "prose=1"
+#: The baseline used when none is given.
+DEFAULT_BASELINE = BASELINE
 
 
 class PredictError(ScalingError, ValueError):

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from ..defaults import BOOTSTRAP
+from ..defaults import BOOTSTRAP, TARGET_FACTOR, TOKENS_PER_PARAM
 from ..errors import ScalingError
 from ..fit import FitError, LawResult, fit_law_frame, forms
 from ..recipe import parse_recipe
@@ -66,8 +66,6 @@ MIN_RUNS = 8
 #: is right; the widening is there for real grids, where the form is only approximately right,
 #: so c is the largest value that keeps the simulated coverage within 85–95%, rounded down.
 WIDEN_C = 0.5
-#: Default tokens per parameter of the baseline budget (Chinchilla's ~20).
-TOKENS_PER_PARAM = 20.0
 
 __all__ = ["MIN_RUNS", "WIDEN_C", "PredictError", "SavingsPrediction", "predict_savings",
            "procedural_share"]
@@ -442,8 +440,8 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
     r = grid.resolve(recipe)
     top = float(grid.sizes().max())
     if size is None:
-        N = 10.0 * top
-        defaults["size"] = " (default: 10× the grid's largest model)"
+        N = TARGET_FACTOR * top
+        defaults["size"] = f" (default: {TARGET_FACTOR:g}× the grid's largest model)"
     else:
         N = float(parse_count(size, "size") if isinstance(size, str) else size)
         if not N > 0:

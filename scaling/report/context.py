@@ -14,14 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..defaults import BOOTSTRAP
+from ..defaults import BASELINE, BOOTSTRAP, TARGET_FACTOR, TOKENS_PER_PARAM
 from ..errors import ScalingError
 from ..units import format_count
-
-#: Tokens per parameter of the headline baseline budget (DESIGN.md default of ``predict``).
-TOKENS_PER_PARAM = 20.0
-#: The headline target size is this many times the grid's largest model (``predict``'s default).
-TARGET_FACTOR = 10.0
 
 
 class Missing(ScalingError):
@@ -325,10 +320,10 @@ def load_context(runs, target_domain: str | None = None, baseline: str | None = 
             if b is None:
                 raise ScalingError(f"baseline {baseline!r} has no runs under {path}; recipes: "
                                    f"{', '.join(grid.recipes)}")
-        elif "prose=1" in grid.recipes:
-            b = "prose=1"
+        elif BASELINE in grid.recipes:
+            b = BASELINE
         else:
-            problems.append(f"no {canonical('prose=1')!r} runs to serve as the baseline; pass "
+            problems.append(f"no {canonical(BASELINE)!r} runs to serve as the baseline; pass "
                             f"--baseline (recipes: {', '.join(grid.recipes)})")
         sizes = grid.sizes()
         if len(sizes) == 1:
