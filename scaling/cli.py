@@ -544,30 +544,12 @@ def predict_cmd(
     check_predict_args(size, tokens, bootstrap, seed)
     check_runs_source(runs)
     cut = _min_tokens(min_tokens)
-    from .predict import predict_savings, suggest_run
-    from .predict.grid import load_grid
+    from .predict import ask, load_grid
 
     grid = load_grid(runs_or_reference(runs), domain, cut)
-    res = predict_savings(grid, mix, baseline=baseline, size=size, tokens=tokens,
-                          count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed,
-                          method=method)
-    if suggest:
-        if res.interpolation is not None:
-            res.warnings.append("--suggest needs a recipe that is in the grid")
-        else:
-            res.suggestion = suggest_run(grid, res.recipe, res.baseline, res.size, res.tokens,
-                                         count_procedural=not no_procedural, seed=seed).summary()
-    if crossover:
-        from .predict.crossover import crossover_size
-
-        if res.interpolation is not None or res.form not in ("chinchilla", "joint"):
-            res.warnings.append("--crossover needs a recipe of the grid with runs at ≥ 2 sizes "
-                                "(as does its baseline)")
-        else:
-            c = crossover_size(grid, res.recipe, res.baseline, res.tokens / res.size,
-                               bootstrap=bootstrap, level=res.level, seed=seed)
-            res.crossover = {**c.summary(), "text": c.report()}
-    show(res, as_json)
+    show(ask(grid, mix, baseline=baseline, size=size, tokens=tokens,
+             count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed, method=method,
+             suggest=suggest, crossover=crossover), as_json)
 
 
 @app.command("backtest")

@@ -1,5 +1,7 @@
 """Prediction layer: data savings of a recipe vs a baseline at a target size, with intervals.
 
+- :func:`ask` — one ``scaling predict`` question: :func:`predict_savings` plus, on request,
+  :func:`suggest_run` and :func:`crossover_size` attached to the answer.
 - :func:`predict_savings` — the savings ratio ``s = D_r / D_b`` (DESIGN.md) from per-recipe
   loss laws, bootstrap intervals, extrapolation flags and widening, per-skill speed-ups.
 - :mod:`scaling.predict.joint` — the default answer with ≥ 2 recipes: the joint multi-recipe
@@ -12,6 +14,7 @@
 - :mod:`scaling.predict.simulate` — grids from known laws (tests, calibration).
 """
 
+from .ask import ask
 from .backtest import BacktestResult, backtest
 from .crossover import Crossover, crossover_size
 from .grid import Grid, load_grid
@@ -19,5 +22,5 @@ from .savings import PredictError, SavingsPrediction, predict_savings
 from .suggest import Suggestion, suggest_run
 
 __all__ = ["BacktestResult", "Crossover", "Grid", "PredictError", "SavingsPrediction",
-           "Suggestion", "backtest", "crossover_size", "load_grid", "predict_savings",
+           "Suggestion", "ask", "backtest", "crossover_size", "load_grid", "predict_savings",
            "suggest_run"]
