@@ -214,11 +214,6 @@ class GridSpec:
 # --------------------------------------------------------------------------- planning
 
 
-def run_status(run_dir: Path) -> str:
-    """``done``, ``failed``, ``incomplete`` or ``pending`` (not started)."""
-    return RunDir(run_dir).status
-
-
 def measure_throughput(configs: Sequence, device: str = "cpu", steps: int = 3,
                        precision: str = "auto", threads: int | None = None) -> dict[int, float]:
     """Training tokens/s of each distinct model shape, timed on ``device`` with random tokens.
@@ -304,7 +299,7 @@ def plan(spec: GridSpec, out: str | os.PathLike | None = None, device: str = "cp
             shape=str(cfg.shape), recipe=cfg.recipe, seed=cfg.seed, tokens=cfg.data.tokens,
             flops=flops * (1 + extra / cfg.data.tokens),
             est_seconds=(cfg.data.tokens + extra) / rate if rate else float("nan"),
-            status=run_status(Path(out) / cfg.run_id) if out else "pending",
+            status=RunDir(Path(out) / cfg.run_id).status if out else "pending",
         ))
     return pd.DataFrame(rows)
 
