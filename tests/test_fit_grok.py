@@ -138,6 +138,21 @@ def test_speedup_is_ratio_of_midpoints_with_interval():
         assert sp.loc[skill, "speedup"] == pytest.approx(4.0, rel=0.1)
         assert sp.loc[skill, "lower"] < 4.0 < sp.loc[skill, "upper"]
         assert sp.loc[skill, "n_baseline"] == 3
+        # each side's ln-midpoint standard error, combined into the ratio's interval
+        se = np.hypot(sp.loc[skill, "log_se_baseline"], sp.loc[skill, "log_se_other"])
+        assert 0 < sp.loc[skill, "log_se_other"] < 0.5
+        assert np.log(sp.loc[skill, "upper"] / sp.loc[skill, "speedup"]) == \
+            pytest.approx(1.6448536 * se, rel=1e-6)
+
+
+def test_speedup_keeps_the_se_of_the_side_that_groks():
+    rows = [("b/copy", t, 0.0, "copy") for t in TOKENS]  # baseline never groks
+    rows += [("o/copy", t, float(sigmoid_log(t, 0.0, 1.0, 1e7, 0.4)), "copy") for t in TOKENS]
+    g = fit_grok(pd.DataFrame(rows, columns=["curve", "tokens", "value", "skill"])
+                 .assign(recipe=lambda d: d["curve"].str[0]))
+    sp = speedup(g.select(recipe="b"), g.select(recipe="o")).iloc[0]
+    assert np.isnan(sp["speedup"]) and np.isnan(sp["log_se_baseline"])
+    assert sp["midpoint_other"] == pytest.approx(1e7, rel=1e-3) and sp["log_se_other"] >= 0
 
 
 def test_grok_from_run_store(tmp_path):
@@ -150,6 +165,7 @@ def test_grok_from_run_store(tmp_path):
                     for name, m in (("copy", 1e6), ("add", 1e8))])
         w.mark_done()
     df = load_grok_table(tmp_path / "g")
+    assert (df["metric"] == "exact_match").all()  # records without a metric: probe scores
     res = fit_grok(df)
     c = res.curves
     assert len(c) == 4 and c["grokked"].all()

@@ -132,6 +132,9 @@ def test_a_task_run_records_both_measures_densely_and_times_evaluation(tmp_path)
     res_of = table.groupby("skill")["resolution"].first()
     assert res_of["copy(n=3)"] == pytest.approx(1 / 64)
     assert res_of["copy(n=3)/token"] == pytest.approx(1 / n_answer)
+    metric_of = table.groupby("skill")["metric"].first()
+    assert metric_of["copy(n=3)"] == "exact_match"
+    assert metric_of["copy(n=3)/token"] == "token_accuracy"
 
 
 def test_the_skills_grid_spec_covers_the_three_studies():

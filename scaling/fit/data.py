@@ -122,13 +122,19 @@ def load_law_table(path: str | os.PathLike, domain: str | None = None,
 
 
 def skill_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Curves ``curve, tokens, value, recipe, skill, run, resolution`` from a store's
-    ``kind == "skill"`` records; a curve is one (run_id, probe), labelled ``run_id/probe``."""
+    """Curves ``curve, tokens, value, recipe, skill, run, resolution, metric`` from a store's
+    ``kind == "skill"`` records; a curve is one (run_id, probe), labelled ``run_id/probe``.
+
+    ``metric`` is the record's own (``exact_match`` for a task's ``NAME``, ``token_accuracy``
+    for its ``NAME/token``); records written before the field existed were exact-match probe
+    scores and say ``exact_match``."""
+    metric = records["metric"] if "metric" in records else pd.Series(np.nan, index=records.index)
     return pd.DataFrame({
         "curve": records["run_id"].astype(str) + "/" + records["name"].astype(str),
         "tokens": records["tokens"].astype(float), "value": records["value"].astype(float),
         "recipe": records["recipe"].astype(str), "skill": records["name"].astype(str),
         "run": records["run_id"].astype(str), "resolution": skill_resolution(records),
+        "metric": metric.where(metric.notna(), "exact_match").astype(str),
     }).reset_index(drop=True)
 
 

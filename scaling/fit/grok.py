@@ -484,7 +484,9 @@ def speedup(baseline: GrokResult, other: GrokResult, by: str = "skill",
     group (e.g. several seeds) are averaged in ln-tokens; the standard error combines each
     curve's fit stderr with the spread between curves, and the interval is
     ``exp(Δ ± z·se)``. ``by`` names the column that pairs curves (``skill`` from a run store;
-    else ``curve``, so curves with the same name are compared).
+    else ``curve``, so curves with the same name are compared). ``log_se_baseline`` and
+    ``log_se_other`` are each side's standard error of its mean ln-midpoint (for a one-sided
+    bound where only one side groks).
     """
     out = []
     z = _z(level)
@@ -511,11 +513,14 @@ def speedup(baseline: GrokResult, other: GrokResult, by: str = "skill",
             out.append({by: k, "speedup": np.exp(d), "lower": np.exp(d - z * se),
                         "upper": np.exp(d + z * se), "midpoint_baseline": np.exp(a[k][0]),
                         "midpoint_other": np.exp(b[k][0]), "n_baseline": a[k][2],
-                        "n_other": b[k][2]})
+                        "n_other": b[k][2], "log_se_baseline": a[k][1],
+                        "log_se_other": b[k][1]})
         else:
             out.append({by: k, "speedup": np.nan, "lower": np.nan, "upper": np.nan,
                         "midpoint_baseline": np.exp(a[k][0]) if k in a else np.nan,
                         "midpoint_other": np.exp(b[k][0]) if k in b else np.nan,
                         "n_baseline": a[k][2] if k in a else 0,
-                        "n_other": b[k][2] if k in b else 0})
+                        "n_other": b[k][2] if k in b else 0,
+                        "log_se_baseline": a[k][1] if k in a else np.nan,
+                        "log_se_other": b[k][1] if k in b else np.nan})
     return pd.DataFrame(out)
