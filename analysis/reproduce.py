@@ -58,8 +58,13 @@ def render(results: dict, runs: str, targets: str | None) -> str:
         head.append("Loss laws also use the larger runs of the reference recipes in "
                     f"`{targets}` (sizes {', '.join(f'{n:.3g}' for n in sizes)}). The code/math "
                     "targets of study 2 come from `scaling grid runs/grids/cpu-targets.toml "
-                    "--out runs/targets --jobs 2`. Probe "
-                    "accuracies (studies 1, 5, 6) come from `runs/reference` only.\n")
+                    "--out runs/targets --jobs 2`.\n")
+    skills = results.get("_meta", {}).get("skills")
+    if skills:
+        head.append(f"Skills (studies 1, 5, 6) are measured on `{skills}`: skills trained as "
+                    "tasks and scored on 256 held-out items at 30 evaluations per run, built by "
+                    f"`scaling grid runs/grids/skills.toml --out {skills} --jobs 2` (2-layer "
+                    "models of width 16–128, 1.5M–4M tokens; metrics only).\n")
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         head.append(notes.read_text())
@@ -83,6 +88,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", default="runs/reference", help="the reference run store")
     ap.add_argument("--targets", default="runs/targets",
                     help="extra store of study 2's code/math targets (skipped if missing)")
+    ap.add_argument("--skills", default="runs/skills",
+                    help="the skills store of studies 1, 5 and 6 (skills trained as tasks)")
     ap.add_argument("--spec", default="runs/grids/cpu-reference.toml",
                     help="grid spec of --runs (for probe_n)")
     ap.add_argument("--out", default=str(Path(__file__).parent),
@@ -97,7 +104,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     targets = Path(a.targets) if a.targets and Path(a.targets).exists() else None
     ctx = Context(runs=Path(a.runs), targets=targets, out=out, bootstrap=a.bootstrap,
-                  seed=a.seed, probe_n=probe_n_from_spec(Path(a.spec)))
+                  seed=a.seed, probe_n=probe_n_from_spec(Path(a.spec)),
+                  skills=Path(a.skills) if a.skills else None)
     path = out / "results.json"
     results = json.loads(path.read_text()) if path.exists() and not a.all else {}
     for k in todo:
@@ -113,6 +121,7 @@ def main(argv=None) -> int:
         print(f"study {k}: {res['seconds']} s" + (f" — FAILED {res['error']}"
                                                   if "error" in res else ""), flush=True)
     results["_meta"] = {"runs": str(a.runs), "targets": str(targets) if targets else None,
+                        "skills": str(a.skills) if a.skills else None,
                         "bootstrap": a.bootstrap, "seed": a.seed, "merged_sizes": ctx.merged}
     path.write_text(json.dumps(results, indent=1, sort_keys=True))
     (out / "RESULTS.md").write_text(render(results, str(a.runs),
