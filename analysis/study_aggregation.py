@@ -234,6 +234,7 @@ def _figure(ctx: Context, per: list[dict]) -> str:
         ax.set_ylabel("validation loss")
         ax.legend(fontsize=7)
         ax.set_title(f"width {f['width']}: the mixture's loss, fitted two ways", fontsize=9)
+    fig.subplots_adjust(hspace=0.35)
     return ctx.figure(fig, "study6_mixture")
 
 
