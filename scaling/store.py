@@ -179,6 +179,9 @@ def metrics_line(record: Mapping[str, Any]) -> str:
                       separators=(",", ":"), default=json_default)
 
 
+_RECORD_KEYS = frozenset(("step", "kind", "name", "value"))
+
+
 def _parse_metrics(data: bytes, strict: bool = True) -> tuple[list[dict], list[str], str | None]:
     """Records, tolerated warnings, and a corruption reason (None when readable).
 
@@ -196,6 +199,13 @@ def _parse_metrics(data: bytes, strict: bool = True) -> tuple[list[dict], list[s
             records_tail = json.loads(tail)
         except (json.JSONDecodeError, UnicodeDecodeError):
             warnings.append(f"truncated last line of {METRICS} dropped")
+    try:  # the common case, every line a whole record: one parse of the whole file
+        whole = json.loads(b"[" + b",".join(raw for raw in complete if raw.strip()) + b"]")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        whole = None
+    if whole is not None and all(isinstance(rec, dict) and _RECORD_KEYS <= rec.keys()
+                                 for rec in whole):
+        complete, records = [], whole
     for i, raw in enumerate(complete, 1):
         if not raw.strip():
             continue
@@ -208,7 +218,7 @@ def _parse_metrics(data: bytes, strict: bool = True) -> tuple[list[dict], list[s
             if strict:
                 return [], warnings, f"{METRICS} line {i} is not JSON"
             continue
-        if not isinstance(rec, dict) or not {"step", "kind", "name", "value"} <= rec.keys():
+        if not isinstance(rec, dict) or not _RECORD_KEYS <= rec.keys():
             if strict:
                 return [], warnings, f"{METRICS} line {i} lacks step/kind/name/value"
             continue

@@ -15,11 +15,15 @@ pool's ``initializer``, ends a worker when its parent goes:
 
 Killing a worker mid-run is safe: checkpoints and markers are written atomically, metrics lines
 are repaired on resume, and its run lock is a ``flock`` the kernel releases (:mod:`scaling.lock`).
+
+:func:`pmap` runs independent pieces of one command (the recipes of a backtest, the simulated
+outcomes of ``--suggest``) on such workers, one per usable core.
 """
 
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import signal
 import sys
@@ -55,3 +59,62 @@ def die_with_parent(parent_pid: int, interval: float = 1.0) -> None:
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent_pid, interval), daemon=True,
                      name="die-with-parent").start()
+
+
+# --------------------------------------------------------------------------- parallel map
+
+#: Environment variable that sets :func:`pmap`'s worker count (1: run in this process).
+JOBS_ENV = "SCALING_JOBS"
+
+_task: tuple | None = None  # (fn, items) of the pmap in progress, inherited by forked workers
+_in_worker = [False]
+
+
+def default_jobs() -> int:
+    """Workers for :func:`pmap`: ``$SCALING_JOBS`` if set, else the usable cores."""
+    from .hardware import usable_cores
+
+    raw = os.environ.get(JOBS_ENV, "").strip()
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            from .errors import ScalingError
+
+            raise ScalingError(f"{JOBS_ENV} must be a whole number of worker processes, got "
+                               f"{raw!r}") from None
+    return usable_cores()
+
+
+def _pmap_worker_init(parent_pid: int) -> None:
+    die_with_parent(parent_pid)
+    _in_worker[0] = True  # a pmap inside a worker runs serially (no processes of processes)
+
+
+def _pmap_call(i: int):
+    fn, items = _task
+    return fn(items[i])
+
+
+def pmap(fn, items, jobs: int | None = None) -> list:
+    """``[fn(x) for x in items]`` on up to ``jobs`` worker processes (default
+    :func:`default_jobs`), results in order.
+
+    Workers are forked, so ``fn`` may be any callable (a closure over a loaded grid) and only
+    the results travel back (they must pickle). An exception in ``fn`` is raised here. With
+    one job, one item, inside a worker, or where ``fork`` is unavailable, the map runs in this
+    process — the results are the same either way, so ``fn`` must not depend on shared state
+    that other items change (draw random numbers from a generator seeded per item)."""
+    global _task
+    items = list(items)
+    jobs = min(default_jobs() if jobs is None else jobs, len(items))
+    if jobs <= 1 or _in_worker[0] or _task is not None or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(x) for x in items]
+    _task = (fn, items)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs, initializer=_pmap_worker_init, initargs=(os.getpid(),)) as pool:
+            return pool.map(_pmap_call, range(len(items)), chunksize=1)
+    finally:
+        _task = None

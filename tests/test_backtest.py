@@ -99,5 +99,19 @@ def test_backtest_on_a_reference_shaped_store(tmp_path):
     res = backtest(tmp_path / "grid", bootstrap=50)
     assert res.held_out_size == 100e3 and res.target_domain == "prose"
     assert sum(c["kind"] == "loss" for c in res.cases) == 8  # 2 runs × (final + 3 branches)
-    assert res.loss_rel_error < 0.02
+    # two sizes are left to fit: E + A/N^alpha is then a one-parameter family of exact optima
+    # (the objective is flat along it to 1e-15), so where on it the fit lands is arbitrary and
+    # the extrapolated loss is off by up to a few percent — which the intervals must cover
+    assert res.loss_rel_error < 0.05 and res.coverage_loss >= 0.75
     assert res.savings_abs_error < 0.1
+
+
+def test_backtest_is_the_same_on_one_process_and_on_workers(tmp_path, monkeypatch):
+    # the recipes run on worker processes (scaling.workers.pmap), each with its own random
+    # stream: the answer must not depend on how many workers there are
+    simulate_store(LAWS, tmp_path / "grid", noise=0.005, seed=5)
+    monkeypatch.setenv("SCALING_JOBS", "1")
+    one = backtest(tmp_path / "grid", bootstrap=20).summary()
+    monkeypatch.setenv("SCALING_JOBS", "2")
+    two = backtest(tmp_path / "grid", bootstrap=20).summary()
+    assert one == two

@@ -294,3 +294,22 @@ def test_parameter_at_its_bound_is_flagged_and_never_given_a_zero_width_interval
     good = fit_law(*synthetic(0), bootstrap=20, seed=0)
     assert good.at_bound == {} and set(good.ci_kind.values()) == {"two-sided"}
     assert good.summary()["at_bound"] == {}
+
+
+def test_solver_converges_with_a_parameter_on_its_bound():
+    # E = 0 (no floor): e runs to its lower bound. Steps are solved over the free parameters
+    # only; solving for all and clipping e afterwards turned the others the wrong way, and no
+    # start converged in 300 steps
+    from scaling.fit import forms, optim
+
+    D = np.geomspace(1e6, 1e9, 12)
+    L = 300.0 * D ** -0.25
+    bounds = np.array(forms.LAW_SPECS["power"]["bounds"], float)
+    X = optim.design("power", None, D)
+    starts = forms.start_grid("power")
+    th, f, conv = optim.batch_lm("power", starts, X, np.log(L), bounds)
+    best = np.argmin(f)
+    assert conv.mean() > 0.9
+    assert th[best, 0] == bounds[0, 0]  # e on its bound
+    assert np.exp(th[best, 1]) == pytest.approx(300.0, rel=1e-4)
+    assert th[best, 2] == pytest.approx(0.25, abs=1e-5)

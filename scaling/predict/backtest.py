@@ -51,6 +51,7 @@ from ..errors import ScalingError
 from ..fit import fit_law_frame
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
+from ..workers import pmap
 from .grid import Grid, PredictError, load_grid, one_blas_thread
 from .joint import fit_pair, joint_available, joint_prediction
 from .savings import (
@@ -167,14 +168,14 @@ def _num(x, sign: str = "") -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:{sign}.3g}"
 
 
-def _loss_drift(rest: Grid, recipe: str, ratio: float) -> float:
-    """Drift of ln L per unit log-size from refitting ``rest`` without its largest size."""
+def _loss_drift(rest: Grid, recipe: str, ratio: float, full) -> float:
+    """Drift of ln L per unit log-size from refitting ``rest`` without its largest size
+    (``full``: the recipe's law on all of ``rest``)."""
     sizes = rest.sizes(recipe)
     if len(sizes) < 3:
         return float("nan")
     n_max, n2 = float(sizes[-1]), float(sizes[-2])
     try:
-        full = fit_recipe(rest, recipe, "chinchilla", 0)
         red = fit_recipe(rest.below(n_max), recipe, "chinchilla", 0)
     except ScalingError:
         return float("nan")
@@ -264,6 +265,90 @@ def _savings_scatter(rest: Grid, recipe: str, baseline: str,
     return float(np.sqrt(np.mean(np.square(res)))) if res else float("nan")
 
 
+def _loss_cases(rest: Grid, law, r: str, pts, N_h: float, d_N: float, level: float,
+                rng) -> list[dict]:
+    """The loss cases of recipe ``r``: its held-out end points ``pts`` against its law fitted
+    on ``rest`` (module docstring)."""
+    data = law.data
+    res = np.log(data["loss"]) - np.log(law.predict(data["params"].to_numpy(float),
+                                                     data["tokens"].to_numpy(float)))
+    sigma = float(np.sqrt(np.mean(res ** 2)))
+    ratio = float(np.median(pts["tokens"] / pts["params"]))
+    drift = _loss_drift(rest, r, ratio, law)
+    sm = law.samples()
+    if not np.isfinite(drift):
+        top = rest.sizes(r)
+        span = np.log(top[-1] / top[0])
+        drift = float(np.std(np.log(_loss(law, sm, top[-1], ratio * top[-1]))) / span)
+    tau = WIDEN_C * drift * d_N
+    cases = []
+    for p in pts.itertuples():
+        pred = float(law.predict(N_h, p.tokens))
+        s = np.asarray(_loss(law, sm, N_h, p.tokens), float).ravel()
+        s = s * np.exp(np.hypot(sigma, tau) * rng.standard_normal(s.size))
+        lo, hi = quantiles(s, level)
+        cases.append({"kind": "loss", "recipe": r, "run": p.run, "size": N_h,
+                      "tokens": float(p.tokens), "observed": float(p.loss),
+                      "predicted": pred, "interval": [lo, hi],
+                      "rel_error": abs(pred - p.loss) / p.loss,
+                      "covered": bool(lo <= p.loss <= hi)})
+    return cases
+
+
+def _savings_case(rest: Grid, r: str, b: str, bpts, rpts, N_h: float, pair: _Fits,
+                  count_procedural: bool, bootstrap: int, level: float, seed: int,
+                  method: str | None, rng) -> tuple[dict | None, list[str]]:
+    """Recipe ``r``'s savings case against baseline ``b`` at the held-out size (module
+    docstring): ``(case or None, warnings)``."""
+    notes = []
+    D_b = float(bpts["tokens"].max())
+    share_r = 0.0 if count_procedural else procedural_share(r)
+    share_b = 0.0 if count_procedural else procedural_share(b)
+    truth, how, how_b = _observed_savings(bpts, rpts, share_r, share_b)
+    # the joint law (scaling.predict.joint) unless asked otherwise or impossible
+    why = joint_available(rest, r, b)
+    use_joint = method != "independent" and why is None
+    if method == "joint" and why is not None:
+        notes.append(f"{r}: independent fits (the joint law cannot answer: {why})")
+    try:
+        ans = joint_prediction(rest, r, b, N_h, D_b, count_procedural, bootstrap, level,
+                               seed) if use_joint else \
+            savings_at(rest, r, b, N_h, D_b, count_procedural, bootstrap, level, seed,
+                       fits=pair)
+    except ScalingError as e:
+        return None, notes + [f"savings of {r} could not be predicted: {e}"]
+    if not np.isfinite(truth):
+        return None, notes + [f"{r}: its held-out runs give no truth for the savings (the "
+                              "baseline's loss is not reached and too few points to "
+                              "extrapolate)"]
+    if use_joint:
+        law = fit_pair(rest, r, b, bootstrap, seed, level)
+        scale = (1 - share_r) / (1 - share_b)
+
+        def law_savings(n, d):
+            return float(law.savings(r, n, d)) * scale
+    else:
+        def law_savings(n, d):
+            return pair_savings(pair.baseline, pair.recipe, n, d, share_r, share_b).s
+    scatter = _savings_scatter(rest, r, b, law_savings, share_r, share_b)
+    smp = np.asarray(ans.samples, float)
+    if np.isfinite(scatter) and smp.size:
+        with np.errstate(invalid="ignore"):
+            smp = smp * np.exp(scatter * rng.standard_normal(smp.size))
+        lo, hi = quantiles(smp, level)
+    else:
+        lo, hi = ans.interval
+    return {"kind": "savings", "recipe": r, "baseline": b, "size": N_h,
+            "method": "joint" if use_joint else "independent",
+            "tokens": D_b, "truth": truth, "truth_method": how,
+            "baseline_loss_method": how_b,
+            "predicted": ans.savings_ratio, "interval": [lo, hi],
+            "answer_interval": list(ans.interval),
+            "measurement_scatter_log": _f(scatter),
+            "abs_error": abs(ans.savings_ratio - truth),
+            "covered": bool(lo <= truth <= hi)}, notes
+
+
 @one_blas_thread
 def backtest(runs, target_domain: str | None = None, baseline: str | None = None,
              count_procedural: bool = True, bootstrap: int = BOOTSTRAP, level: float = 0.9,
@@ -291,43 +376,28 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
     rest = grid.without_size(N_h)
     held = grid.points[np.isclose(grid.points["params"], N_h, rtol=1e-9)]
     warnings, cases = list(grid.notes), []
-    fits = {}
+    names = []
     for r in sorted(held["recipe"].unique()):
         if len(rest.sizes(r)) < 2:
             warnings.append(f"{r} has fewer than 2 smaller sizes: left out of the backtest")
-            continue
-        fits[r] = fit_recipe(rest, r, "chinchilla", bootstrap, seed, level)
-    if not fits:
+        else:
+            names.append(r)
+    if not names:
         raise PredictError("no recipe has held-out runs and at least 2 smaller sizes to fit")
-    rng = np.random.default_rng(seed + 11)
-    n_top = float(rest.sizes().max())
-    d_N = float(np.log(N_h / n_top))
-    for r, law in fits.items():
-        pts = held[held["recipe"] == r]
-        data = law.data
-        res = np.log(data["loss"]) - np.log(law.predict(data["params"].to_numpy(float),
-                                                         data["tokens"].to_numpy(float)))
-        sigma = float(np.sqrt(np.mean(res ** 2)))
-        ratio = float(np.median(pts["tokens"] / pts["params"]))
-        drift = _loss_drift(rest, r, ratio)
-        if not np.isfinite(drift):
-            sm = law.samples()
-            top = rest.sizes(r)
-            span = np.log(top[-1] / top[0])
-            drift = float(np.std(np.log(_loss(law, sm, top[-1], ratio * top[-1]))) / span)
-        tau = WIDEN_C * drift * d_N
-        sm = law.samples()
-        for p in pts.itertuples():
-            pred = float(law.predict(N_h, p.tokens))
-            s = np.asarray(_loss(law, sm, N_h, p.tokens), float).ravel()
-            s = s * np.exp(np.hypot(sigma, tau) * rng.standard_normal(s.size))
-            lo, hi = quantiles(s, level)
-            cases.append({"kind": "loss", "recipe": r, "run": p.run, "size": N_h,
-                          "tokens": float(p.tokens), "observed": float(p.loss),
-                          "predicted": pred, "interval": [lo, hi],
-                          "rel_error": abs(pred - p.loss) / p.loss,
-                          "covered": bool(lo <= p.loss <= hi)})
-    # savings cases
+    d_N = float(np.log(N_h / float(rest.sizes().max())))
+
+    # every recipe's law and loss cases, then every recipe's savings case: independent
+    # pieces, run on worker processes (scaling.workers.pmap), each with its own random stream
+    def loss_part(item):
+        i, r = item
+        law = fit_recipe(rest, r, "chinchilla", bootstrap, seed, level)
+        return law, _loss_cases(rest, law, r, held[held["recipe"] == r], N_h, d_N, level,
+                                np.random.default_rng([seed + 11, i]))
+
+    fits = {}
+    for r, (law, rc) in zip(names, pmap(loss_part, enumerate(names)), strict=True):
+        fits[r] = law
+        cases += rc
     try:
         b = grid.default_baseline() if baseline is None else grid.resolve(baseline)
     except PredictError as e:
@@ -339,59 +409,19 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
         b = None
     if b is not None:
         bpts = held[held["recipe"] == b]
-        D_b = float(bpts["tokens"].max())
-        for r in fits:
-            if r == b:
-                continue
-            share_r = 0.0 if count_procedural else procedural_share(r)
-            share_b = 0.0 if count_procedural else procedural_share(b)
-            truth, how, how_b = _observed_savings(bpts, held[held["recipe"] == r], share_r,
-                                                  share_b)
-            pair = _Fits("chinchilla", fits[b], fits[r], None)
-            # the joint law (scaling.predict.joint) unless asked otherwise or impossible
-            why = joint_available(rest, r, b)
-            use_joint = method != "independent" and why is None
-            if method == "joint" and why is not None:
-                warnings.append(f"{r}: independent fits (the joint law cannot answer: {why})")
-            try:
-                ans = joint_prediction(rest, r, b, N_h, D_b, count_procedural, bootstrap, level,
-                                       seed) if use_joint else \
-                    savings_at(rest, r, b, N_h, D_b, count_procedural, bootstrap, level, seed,
-                               fits=pair)
-            except ScalingError as e:
-                warnings.append(f"savings of {r} could not be predicted: {e}")
-                continue
-            if not np.isfinite(truth):
-                warnings.append(f"{r}: its held-out runs give no truth for the savings "
-                                "(the baseline's loss is not reached and too few points to "
-                                "extrapolate)")
-                continue
-            if use_joint:
-                law = fit_pair(rest, r, b, bootstrap, seed, level)
-                scale = (1 - share_r) / (1 - share_b)
 
-                def law_savings(n, d, law=law, r=r, scale=scale):
-                    return float(law.savings(r, n, d)) * scale
-            else:
-                def law_savings(n, d, pair=pair, sr=share_r, sb=share_b):
-                    return pair_savings(pair.baseline, pair.recipe, n, d, sr, sb).s
-            scatter = _savings_scatter(rest, r, b, law_savings, share_r, share_b)
-            smp = np.asarray(ans.samples, float)
-            if np.isfinite(scatter) and smp.size:
-                with np.errstate(invalid="ignore"):
-                    smp = smp * np.exp(scatter * rng.standard_normal(smp.size))
-                lo, hi = quantiles(smp, level)
-            else:
-                lo, hi = ans.interval
-            cases.append({"kind": "savings", "recipe": r, "baseline": b, "size": N_h,
-                          "method": "joint" if use_joint else "independent",
-                          "tokens": D_b, "truth": truth, "truth_method": how,
-                          "baseline_loss_method": how_b,
-                          "predicted": ans.savings_ratio, "interval": [lo, hi],
-                          "answer_interval": list(ans.interval),
-                          "measurement_scatter_log": _f(scatter),
-                          "abs_error": abs(ans.savings_ratio - truth),
-                          "covered": bool(lo <= truth <= hi)})
+        def savings_part(item):
+            i, r = item
+            return _savings_case(rest, r, b, bpts, held[held["recipe"] == r], N_h,
+                                 _Fits("chinchilla", fits[b], fits[r], None), count_procedural,
+                                 bootstrap, level, seed, method,
+                                 np.random.default_rng([seed + 12, i]))
+
+        others = [(i, r) for i, r in enumerate(names) if r != b]
+        for case, notes in pmap(savings_part, others):
+            warnings += notes
+            if case is not None:
+                cases.append(case)
     loss_c = [c for c in cases if c["kind"] == "loss"]
     sav_c = [c for c in cases if c["kind"] == "savings"]
 

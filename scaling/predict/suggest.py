@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..errors import ScalingError
 from ..units import format_count
+from ..workers import pmap
 from .grid import Grid, one_blas_thread
 from .savings import _Fits, _loss, choose_fits, fit_recipe, savings_at
 
@@ -110,9 +111,10 @@ def suggest_run(grid: Grid, recipe: str, baseline: str, size: float, tokens: flo
     # distance beyond the grid, which is recomputed); this saves two refits per simulation
     drift = now.extrapolation.get("drift")
     rng = np.random.default_rng(seed + 101)
-    rows = []
+    cands = candidates(grid, sorted({recipe, baseline}))
+    sims = []  # (candidate index, recipe, simulated run), drawn in order
     laws = {}
-    for c in candidates(grid, sorted({recipe, baseline})):
+    for ci, c in enumerate(cands):
         r = c["recipe"]
         if r not in laws:
             law = base.recipe if r == recipe else base.baseline
@@ -122,20 +124,27 @@ def suggest_run(grid: Grid, recipe: str, baseline: str, size: float, tokens: flo
             laws[r] = (law, float(np.sqrt(np.mean(resid ** 2))))
         law, sigma = laws[r]
         sm = law.samples()
-        widths = []
         for j in range(n_sim):
             i = int(rng.integers(len(sm["E"])))
             p = {k: float(v[i, 0]) for k, v in sm.items()}
             mean = float(_loss(law, p, c["size"], c["tokens"]))
             loss = mean * float(np.exp(sigma * rng.standard_normal()))
             run = f"suggest-{c['kind']}-{j}"
-            extra = pd.DataFrame({"run": [run], "recipe": [r], "params": [c["size"]],
-                                  "tokens": [c["tokens"]], "loss": [loss], "unit": [run]})
-            try:
-                widths.append(_width(answer(grid.with_points(extra), r)))
-            except ScalingError:
-                widths.append(float("inf"))
-        w = float(np.mean(widths))
+            sims.append((ci, r, pd.DataFrame({"run": [run], "recipe": [r],
+                                              "params": [c["size"]], "tokens": [c["tokens"]],
+                                              "loss": [loss], "unit": [run]})))
+
+    def width(sim):  # each simulated outcome refits on its own (worker processes)
+        _, r, extra = sim
+        try:
+            return _width(answer(grid.with_points(extra), r))
+        except ScalingError:
+            return float("inf")
+
+    widths = pmap(width, sims)
+    rows = []
+    for ci, c in enumerate(cands):
+        w = float(np.mean([x for (k, _, _), x in zip(sims, widths, strict=True) if k == ci]))
         rows.append({**c, "expected_width": w,
                      "shrink": 1 - w / current if np.isfinite(current) and current > 0 else 0.0})
     best = min(rows, key=lambda x: (x["expected_width"], x["flops"]))
