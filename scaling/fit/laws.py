@@ -20,6 +20,7 @@ Gauss–Newton curvature) and warnings when α and β cannot be told apart on th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -40,9 +41,9 @@ class FitError(ScalingError, ValueError):
 
 
 def _z(level: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + level / 2))
+    """The two-sided normal quantile of ``level`` (the stdlib's: scipy.stats takes ~1 s to
+    import, in every worker process of a parallel command)."""
+    return NormalDist().inv_cdf(0.5 + level / 2)
 
 
 @dataclass
@@ -416,7 +417,8 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         starts = np.tile(starts0, (bootstrap, 1))
         Wrep = np.repeat(W, K, axis=0)
         th_b, f_b, _ = optim.batch_lm_chunked(form, starts, X, logL, bounds, weights=Wrep,
-                                              delta=delta, max_iter=400)
+                                              delta=delta, max_iter=400,
+                                              tol=optim.BOOTSTRAP_TOL)
         f_b = np.where(np.isfinite(f_b), f_b, np.inf).reshape(bootstrap, K)
         pick = np.argmin(f_b, axis=1)
         boot_internal = th_b.reshape(bootstrap, K, P)[np.arange(bootstrap), pick]

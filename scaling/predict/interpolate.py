@@ -27,6 +27,7 @@ linearly and a warning says how far outside; the answer is then ``extrapolated``
 from __future__ import annotations
 
 from dataclasses import replace
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -133,11 +134,10 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
         mres = fit_mixture(frame, "log_s", level=level, seed=seed)
         xt = t[[c for c in P.columns if c.startswith("mix_")]].to_frame().T
         est = float(mres.predict(xt)[0])
-        from scipy.stats import norm
-
+        z = NormalDist().inv_cdf(0.5 + level / 2)
         spread = float(np.nanmedian(np.nanstd(np.where(np.isfinite(lns), lns, np.nan), axis=1)))
-        half = float(np.hypot(mres.halfwidth, norm.ppf(0.5 + level / 2) * spread))
-        sd = half / norm.ppf(0.5 + level / 2)
+        half = float(np.hypot(mres.halfwidth, z * spread))
+        sd = half / z
         samples = np.exp(est + sd * np.random.default_rng(seed).standard_normal(k))
         w = np.full(len(cands), 1.0 / len(cands))
         method = f"mixture law ({mres.model}, CV Spearman {mres.spearman:.2f})"
