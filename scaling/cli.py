@@ -499,6 +499,10 @@ def _min_tokens(value: str | None) -> float | None:
     return None if value is None else float(parse_count(value, "--min-tokens"))
 
 
+PointsOpt = Annotated[str, typer.Option(
+    "--points", help="final (each run's and decay branch's end point) or all (every "
+    "checkpoint: for grids of learning curves with few runs).")]
+
 MethodOpt = Annotated[str | None, typer.Option(
     "--method", help="joint (one law for the recipes, each an effective-data multiplier; "
     "default when the recipe and baseline have runs at >= 2 sizes) or independent (one law "
@@ -521,6 +525,7 @@ def predict_cmd(
     = None,
     domain: DomainOpt = None,
     min_tokens: MinTokensOpt = None,
+    points: PointsOpt = "final",
     no_procedural: Annotated[bool, typer.Option("--no-procedural", help="Do not count "
                                                 "procedural tokens in D_r.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples per recipe.")] = \
@@ -541,12 +546,12 @@ def predict_cmd(
     for recipe in (mix, baseline):
         if recipe is not None:
             parse_recipe(recipe)
-    check_predict_args(size, tokens, bootstrap, seed)
+    check_predict_args(size, tokens, bootstrap, seed, points)
     check_runs_source(runs)
     cut = _min_tokens(min_tokens)
     from .predict import ask, load_grid
 
-    grid = load_grid(runs_or_reference(runs), domain, cut)
+    grid = load_grid(runs_or_reference(runs), domain, cut, points)
     show(ask(grid, mix, baseline=baseline, size=size, tokens=tokens,
              count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed, method=method,
              suggest=suggest, crossover=crossover), as_json)
@@ -563,20 +568,21 @@ def backtest_cmd(
         BOOTSTRAP,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     min_tokens: MinTokensOpt = None,
+    points: PointsOpt = "final",
     method: MethodOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hold out the largest size, predict its losses and savings from the rest, score them."""
     from .validate import check_predict_args, check_runs_source
 
-    check_predict_args(None, None, bootstrap, seed)
+    check_predict_args(None, None, bootstrap, seed, points)
     check_runs_source(runs)
     cut = _min_tokens(min_tokens)
     from .predict import backtest
 
     res = backtest(runs_or_reference(runs), target_domain=domain,
                    baseline=baseline, bootstrap=bootstrap, seed=seed, min_tokens=cut,
-                   method=method)
+                   method=method, points=points)
     show(res, as_json)
 
 

@@ -340,8 +340,10 @@ def check_count(text: str | None, option: str, maximum: float | None = None,
 
 
 def check_predict_args(size: str | None, tokens: str | None, bootstrap: int,
-                       seed: int = 0) -> None:
-    """``predict`` targets: a size the shape rule can build, a budget below :data:`MAX_TOKENS`."""
+                       seed: int = 0, points: str = "final") -> None:
+    """``predict`` targets: a size the shape rule can build, a budget below :data:`MAX_TOKENS`;
+    the bootstrap, seed and ``--points`` options (also ``backtest``'s)."""
+    check_points(points)
     from .shape import MAX_PARAMS
 
     n = check_count(size, "--size", MAX_PARAMS, "the largest model of the shape rule", "size")
@@ -360,6 +362,12 @@ def check_predict_args(size: str | None, tokens: str | None, bootstrap: int,
 #: ``fit law --form`` and ``--points`` choices (kept equal to scaling.fit's by a test).
 FIT_FORMS = ("chinchilla", "power")
 FIT_POINTS = ("final", "all")
+
+
+def check_points(points: str) -> None:
+    """``--points`` (``fit law``, ``predict``, ``backtest``)."""
+    if points not in FIT_POINTS:
+        raise ConfigError(f"unknown --points {points!r}; use {' or '.join(FIT_POINTS)}")
 
 
 def check_csv_rows(path: Path, columns: list[str], drop: bool = False,
@@ -387,8 +395,8 @@ def check_fit_args(source: Path, predict: Path | None = None, out: Path | None =
     check_table_source(source)
     if form is not None and form not in FIT_FORMS:
         raise ConfigError(f"unknown --form {form!r}; use {' or '.join(FIT_FORMS)}")
-    if points is not None and points not in FIT_POINTS:
-        raise ConfigError(f"unknown --points {points!r}; use {' or '.join(FIT_POINTS)}")
+    if points is not None:
+        check_points(points)
     at_least(bootstrap, "--bootstrap", 0)
     check_seed(seed)
     check_count(min_tokens, "--min-tokens")

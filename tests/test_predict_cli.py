@@ -138,3 +138,39 @@ def test_min_tokens_leaves_short_budgets_out(tmp_path):
     assert "Traceback" not in r.output
     r = runner.invoke(app, ["backtest", "--runs", str(csv), "--min-tokens", "lots"])
     assert r.exit_code == 1 and "cannot read --min-tokens" in r.output
+
+
+def test_a_grid_of_learning_curves_needs_points_all(tmp_path):
+    # another trainer's grid: one run per recipe and size, many checkpoints each (its end
+    # points alone are 4 per recipe, too few for a 5-parameter law)
+    import numpy as np
+    import pandas as pd
+
+    from scaling.fit import chinchilla
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, law in ((BASE, BASELINE_LAW), (REC, RECIPE_LAW)):
+        for n in (2e4, 5e4, 1.2e5, 3e5):
+            for d in np.geomspace(2e5, 40 * n, 10):
+                loss = chinchilla(n, d, **law) * (1 + 0.002 * rng.standard_normal())
+                rows.append({"run": f"{name}@{n:g}", "recipe": name, "params": n,
+                             "tokens": d, "loss": loss})
+    csv = tmp_path / "curves.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    final = runner.invoke(app, ["predict", "--runs", str(csv), "--mix", REC,
+                                "--method", "independent", "--bootstrap", "20"])
+    assert final.exit_code != 0 and "points" in final.output
+    r = runner.invoke(app, ["predict", "--runs", str(csv), "--mix", REC, "--points", "all",
+                            "--bootstrap", "20", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    truth = true_savings(BASELINE_LAW, RECIPE_LAW, doc["size"], doc["tokens"])
+    assert doc["savings_ratio"] == pytest.approx(truth, rel=0.1)
+    assert any("--points all: 80 checkpoints of 8 runs" in w for w in doc["warnings"])
+    bt = runner.invoke(app, ["backtest", "--runs", str(csv), "--points", "all",
+                             "--bootstrap", "10", "--json"])
+    assert bt.exit_code == 0, bt.output
+    assert json.loads(bt.stdout)["n_cases"]["loss"] == 20  # the held-out runs' checkpoints
+    bad = runner.invoke(app, ["backtest", "--runs", str(csv), "--points", "every"])
+    assert bad.exit_code != 0 and "unknown --points 'every'" in bad.output

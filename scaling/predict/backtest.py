@@ -353,20 +353,22 @@ def _savings_case(rest: Grid, r: str, b: str, bpts, rpts, N_h: float, pair: _Fit
 def backtest(runs, target_domain: str | None = None, baseline: str | None = None,
              count_procedural: bool = True, bootstrap: int = BOOTSTRAP, level: float = 0.9,
              seed: int = 0, min_tokens: float | None = None,
-             method: str | None = None) -> BacktestResult:
+             method: str | None = None, points: str = "final") -> BacktestResult:
     """Hold out the largest size of ``runs`` and score predictions of it (module docstring).
 
     Parameters
     ----------
     runs : path, DataFrame or Grid
         As for :func:`~scaling.predict.predict_savings`.
-    target_domain, baseline, count_procedural, bootstrap, level, seed, min_tokens
+    target_domain, baseline, count_procedural, bootstrap, level, seed, min_tokens, points
         As for :func:`~scaling.predict.predict_savings` (with ``min_tokens`` the short budgets
-        are neither fitted nor scored).
+        are neither fitted nor scored; with ``points="all"`` every held-out checkpoint is a
+        loss case and enters the savings truth).
     """
     if method not in (None, "joint", "independent"):
         raise PredictError(f"--method must be 'joint' or 'independent', got {method!r}")
-    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens)
+    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens,
+                                                         points)
     sizes = grid.sizes()
     if len(sizes) < 3:
         raise PredictError(f"a backtest holds out the largest size and fits L(N, D) on the rest, "

@@ -20,6 +20,7 @@ import pandas as pd
 from ..defaults import BASELINE
 from ..errors import ScalingError
 from ..fit import load_law_table, select_points
+from ..fit.data import POINTS
 from ..recipe import parse_recipe
 from ..tables import resolve
 
@@ -119,7 +120,8 @@ class Grid:
                            f"choose one with --baseline (recipes: {', '.join(self.recipes)})")
 
 
-def load_grid(runs, target_domain: str | None = None, min_tokens: float | None = None) -> Grid:
+def load_grid(runs, target_domain: str | None = None, min_tokens: float | None = None,
+              points: str = "final") -> Grid:
     """A :class:`Grid` from a run store / CSV path or a law-table frame.
 
     Parameters
@@ -134,7 +136,14 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
         Leave out end points of budgets below this many tokens (as ``fit law --min-tokens``):
         runs so short that warm-up and the first fast drop dominate them follow no law that
         also describes the longer runs. The grid's ``notes`` say what was left out.
+    points : {"final", "all"}
+        Which checkpoints are points (:func:`scaling.fit.select_points`): the end of every run
+        and decay branch (default), or every checkpoint — for grids of learning curves with
+        few runs, e.g. another trainer's checkpoints of a constant or WSD schedule. The
+        bootstrap resamples whole runs either way.
     """
+    if points not in POINTS:
+        raise PredictError(f"unknown --points {points!r}; use {' or '.join(POINTS)}")
     path, skills = None, None
     if isinstance(runs, pd.DataFrame):
         df = resolve(runs, ["params", "tokens", "loss"], ["run", "recipe", "branch", "step"],
@@ -158,12 +167,13 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
         where = info["source"] or "the runs frame"
         raise PredictError(f"no usable (params, tokens, loss) points in {where}")
     df = df.assign(run=df["run"].astype(str), recipe=df["recipe"].astype(str).map(canonical))
-    sel = select_points(df, "final")
+    sel = select_points(df, points)
     n_all = len(sel)
+    what = "end point" if points == "final" else "point"
     if min_tokens is not None:
         sel = sel[sel["tokens"] >= float(min_tokens)]
         if sel.empty:
-            raise PredictError(f"no end point has tokens >= {min_tokens:g} (the largest budget "
+            raise PredictError(f"no {what} has tokens >= {min_tokens:g} (the largest budget "
                                f"is {df['tokens'].max():g}); lower --min-tokens")
     keys = ["run"] + (["branch"] if "branch" in sel.columns and sel["branch"].notna().any()
                       else [])
@@ -175,8 +185,11 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
     grid = Grid(pts, info.get("domain"), info.get("source"), path if path and path.is_dir()
                 else None)
     if min_tokens is not None:
-        grid.notes.append(f"--min-tokens {min_tokens:g}: {n_all - len(pts)} of {n_all} end "
-                          "points (budgets below it) left out")
+        grid.notes.append(f"--min-tokens {min_tokens:g}: {n_all - len(pts)} of {n_all} {what}s "
+                          "(budgets below it) left out")
+    if points == "all":
+        grid.notes.append(f"--points all: {len(pts)} checkpoints of {pts['run'].nunique()} runs "
+                          "are the points (the bootstrap resamples whole runs)")
     grid.skill_records = skills
     return grid
 

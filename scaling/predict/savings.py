@@ -385,7 +385,7 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
                     bootstrap: int = BOOTSTRAP, level: float = 0.9, seed: int = 0,
                     skills: bool = True, widen: bool = True,
                     min_tokens: float | None = None,
-                    method: str | None = None) -> SavingsPrediction:
+                    method: str | None = None, points: str = "final") -> SavingsPrediction:
     r"""Data savings ``s = D_r / D_b`` of ``recipe`` over ``baseline`` (see module docstring).
 
     Parameters
@@ -418,6 +418,9 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
         ``joint``: the joint multi-recipe law (:mod:`scaling.predict.joint`), the default when
         the recipe is in the grid and it and the baseline have runs at ≥ 2 sizes;
         ``independent``: one law per recipe (this module), the default otherwise.
+    points : {"final", "all"}
+        Run end points, or every checkpoint (path or frame ``runs`` only;
+        :func:`~scaling.predict.grid.load_grid`).
 
     Returns
     -------
@@ -427,7 +430,8 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
         raise PredictError(f"level must be in (0, 1), got {level}")
     if method not in (None, "joint", "independent"):
         raise PredictError(f"--method must be 'joint' or 'independent', got {method!r}")
-    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens)
+    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens,
+                                                         points)
     defaults = {}
     if baseline is None:
         b = grid.default_baseline()
