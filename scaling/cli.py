@@ -126,17 +126,21 @@ def import_cmd(
     csv: Annotated[Path, typer.Argument(help="CSV with params/N, tokens/D, loss or name+value "
                                               "(optional: run, step, recipe, seed, kind).")],
     out: Annotated[Path, typer.Option("--out", help="Run store to write (created if needed).")],
+    tokens_per_step: Annotated[str | None, typer.Option(
+        "--tokens-per-step", help="Tokens per optimizer step (batch × sequence length), for a "
+        "CSV of steps without a tokens column, e.g. 2M.")] = None,
     drop_bad_rows: DropOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a run store from a plain CSV (other trainers, published curves)."""
-    from .validate import check_run_dir, check_text_file
+    from .validate import check_count, check_run_dir, check_text_file
 
     check_text_file(csv, "CSV file", "CSV")
     check_run_dir(out)
+    per_step = check_count(tokens_per_step, "--tokens-per-step")
     from .importer import import_csv
 
-    res = import_csv(csv, out, drop_bad_rows=drop_bad_rows)
+    res = import_csv(csv, out, drop_bad_rows=drop_bad_rows, tokens_per_step=per_step)
     show(res, as_json)
     if not as_json:  # the JSON carries them
         for note in res.notes:
@@ -544,7 +548,7 @@ def predict_cmd(
     from .validate import check_predict_args, check_runs_source
 
     for recipe in (mix, baseline):
-        if recipe is not None:
+        if recipe is not None and "=" in recipe:  # else a grid's name (imported), found later
             parse_recipe(recipe)
     check_predict_args(size, tokens, bootstrap, seed, points)
     check_runs_source(runs)

@@ -3,14 +3,19 @@
 Columns (case-insensitive; aliases in brackets):
 
 - ``params`` [``N``, ``n_params``] — non-embedding parameters; required, > 0
-- ``tokens`` [``D``, ``n_tokens``] — training tokens seen; required, ≥ 0
+- ``tokens`` [``D``, ``n_tokens``] — training tokens seen, ≥ 0; required unless the table has
+  steps: then ``step × tokens_per_step``, from a ``tokens_per_step`` column (runs of other
+  trainers may differ in batch size) or ``--tokens-per-step``
 - ``loss`` — one validation loss per row, or ``name`` + ``value`` (long form, several metrics
   per point; an optional ``kind`` column says which, default ``val_loss``)
 - ``run`` [``run_id``, ``run_name``] — optional; rows sharing it form one run. Without it, each
   distinct (``params``, ``recipe``, ``seed``) is one run when a ``step`` column is present, and each
   row is its own run otherwise (a table of final losses, one run per (N, D) point).
 - ``step`` — optional; defaults to the rank of ``tokens`` within the run
-- ``recipe``, ``seed`` — optional run attributes (defaults ``imported`` and 0)
+- ``recipe``, ``seed`` — optional run attributes (defaults ``imported`` and 0). A recipe is
+  any name (``DCLM baseline``, ``fineweb-edu 50%``); ``predict --mix NAME`` finds it as written,
+  and names that are ``--mix`` strings are also read as recipes (interpolation, procedural
+  shares)
 
 The whole table is validated before anything is written.
 """
@@ -47,8 +52,32 @@ class ImportResult:
         return f"imported {len(self.run_ids)} runs ({self.n_records} records) into {self.out}"
 
 
-def _tidy(df: pd.DataFrame, source: str,
-          drop_bad_rows: bool = False) -> tuple[pd.DataFrame, list[str]]:
+def _tokens_from_steps(df: pd.DataFrame, source: str,
+                       tokens_per_step: float | None) -> pd.DataFrame:
+    """``tokens = step × tokens per step`` for a table with steps and no tokens column."""
+    df = resolve(df, [], ["tokens", "step", "tokens_per_step"])
+    if "tokens" in df.columns or "step" not in df.columns:
+        return df  # resolve() below names a missing tokens column
+    if "tokens_per_step" in df.columns:
+        df = require_numeric(df, ["tokens_per_step"], positive=["tokens_per_step"],
+                             source=source)
+        per = df["tokens_per_step"]
+        if tokens_per_step is not None:
+            raise TableError(f"{source} has a tokens_per_step column and --tokens-per-step "
+                             "was given too; drop one")
+    elif tokens_per_step is None:
+        raise TableError(f"{source} has steps but no {describe('tokens')} column: give "
+                         "--tokens-per-step (batch size × sequence length) or a "
+                         "tokens_per_step column")
+    else:
+        per = float(tokens_per_step)
+    steps = require_numeric(df, ["step"], source=source)["step"]
+    return df.assign(tokens=steps * per)
+
+
+def _tidy(df: pd.DataFrame, source: str, drop_bad_rows: bool = False,
+          tokens_per_step: float | None = None) -> tuple[pd.DataFrame, list[str]]:
+    df = _tokens_from_steps(df, source, tokens_per_step)
     present = set(resolve(df, [], ["loss", "name", "value"]).columns)
     long_form = "loss" not in present
     required = ["params", "tokens"] + (["name", "value"] if long_form else ["loss"])
@@ -93,8 +122,10 @@ def _tidy(df: pd.DataFrame, source: str,
 
 
 def import_csv(path: str | os.PathLike, out: str | os.PathLike,
-               drop_bad_rows: bool = False) -> ImportResult:
-    """Validate ``path`` and write one run directory per run under ``out``.
+               drop_bad_rows: bool = False,
+               tokens_per_step: float | None = None) -> ImportResult:
+    """Validate ``path`` and write one run directory per run under ``out``
+    (``tokens_per_step``: for a table of steps without tokens; module docstring).
 
     Raises :class:`~scaling.tables.TableError` (nothing written) when a required column is
     missing or not numeric, or when rows are empty, NaN, infinite or repeated
@@ -102,7 +133,7 @@ def import_csv(path: str | os.PathLike, out: str | os.PathLike,
     """
     source = os.path.basename(str(path))
     raw = read_csv(path)
-    df, notes = _tidy(raw, source, drop_bad_rows)
+    df, notes = _tidy(raw, source, drop_bad_rows, tokens_per_step)
     dropped = len(raw) - len(df)
     out = Path(out)
     run_ids, n = [], 0

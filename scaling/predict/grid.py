@@ -102,14 +102,19 @@ class Grid:
     def resolve(self, spec: str, what: str = "--mix") -> str | None:
         """The grid's name for recipe ``spec`` (canonicalised), or None when not in the grid.
 
-        A spec that is neither in the grid nor a valid recipe raises the recipe parser's
-        error (which names the offending part)."""
+        A spec that is neither in the grid nor a valid recipe raises an error: the recipe
+        parser's (which names the offending part) when it looks like a ``--mix`` string
+        (has a ``=``), else one listing the names the grid has (imported grids name their
+        recipes freely)."""
         spec = str(spec).strip()
         if spec in self.recipes:
             return spec
         name = canonical(spec)
         if name in self.recipes:
             return name
+        if "=" not in spec:
+            raise PredictError(f"{what} {spec!r} is not a recipe of the grid; recipes: "
+                               f"{', '.join(self.recipes)}")
         parse_recipe(spec)  # raises RecipeError for a malformed --mix
         return None
 

@@ -168,7 +168,7 @@ class SavingsPrediction:
             f"  baseline  {self.baseline}{d.get('baseline', '')}",
             f"  size      {format_count(self.size)} non-embedding parameters{d.get('size', '')}",
             f"  tokens    {format_count(self.tokens)} (baseline budget D_b){d.get('tokens', '')}",
-            f"  target    validation loss on {self.target_domain or 'the table'}; procedural "
+            f"  target    {_target(self.target_domain)}; procedural "
             f"tokens {'counted' if self.count_procedural else 'not counted'} in D_r",
             f"  loss      baseline {self.loss_baseline:.4f}{_loss_iv(self.loss_baseline_interval)}"
             f"; recipe at the same budget {self.loss_recipe:.4f}"
@@ -188,3 +188,9 @@ class SavingsPrediction:
                          "bootstrap interval, no extrapolation widening)")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def _target(domain: str | None) -> str:
+    """What the loss is: a store's validation domain, or an imported table's own loss (a CSV
+    with one ``loss`` column is imported under the name ``loss``)."""
+    return "the table's loss" if domain in (None, "loss") else f"validation loss on {domain}"
