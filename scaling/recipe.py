@@ -2,7 +2,8 @@
 
 A recipe is a *base* mixture plus optional phases. The string form (``--mix``) is::
 
-    prose=0.7,code=0.3                       static mixture (weights normalised; each > 0)
+    prose=0.7,code=0.3                       static mixture (weights normalised; each ≥ 0,
+                                             a domain at 0 left out)
     prose=1;front=dyck:0.001                 the first 0.1% of tokens are dyck, then the base
     prose=0.8,code=0.2;mid=code:0.5@0.4      from 40% of training on, code has weight 0.5 and
                                              the other base domains share the remaining 0.5
@@ -391,10 +392,14 @@ def _build(base_items: list[tuple[str, float]], corpora: dict[str, UserCorpus],
         if d in seen:
             raise RecipeError(f"duplicate domain {d!r} in the base mixture of --mix")
         seen.add(d)
-        if not w > 0:
-            raise RecipeError(f"weight of {d!r} must be > 0, got {w!r}")
-        canon.append((d, w))
+        if not w >= 0:
+            raise RecipeError(f"weight of {d!r} must be ≥ 0, got {w!r}")
+        if w > 0:  # a domain at weight 0 is not in the mixture (a table's empty column)
+            canon.append((d, w))
+    if not canon:
+        raise RecipeError("every weight of the base mixture is 0; give one domain a weight")
     base_items = canon
+    used = {d for d, _ in canon}
     if front is not None:
         front = replace(front, domain=_check_domain(front.domain, "front=", corpora))
     if mid is not None:
@@ -407,7 +412,7 @@ def _build(base_items: list[tuple[str, float]], corpora: dict[str, UserCorpus],
         raise RecipeError(f"user corpora {sorted(unused)} are registered but not in the base "
                           "mixture; give them a weight")
     return Recipe(_normalise(base_items), front, mid, meco,
-                  tuple(corpora[k] for k in sorted(corpora)))
+                  tuple(corpora[k] for k in sorted(corpora) if k in used))
 
 
 def _parse_front(text: str) -> Front:

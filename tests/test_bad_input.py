@@ -162,7 +162,7 @@ CASES = [
     (["demo", "--out", "{t}/demo", "--jobs", "0"], ["--jobs"]),
     # already covered by the per-command tests, folded in here
     (["data", "stats", "--mix", "prose=1,dyk=1", "--tokens", "1M"], ["unknown domain 'dyk'"]),
-    (["data", "stats", "--mix", "prose=-1", "--tokens", "1M"], ["must be > 0"]),
+    (["data", "stats", "--mix", "prose=-1", "--tokens", "1M"], ["must be ≥ 0"]),
     (["data", "stats", "--mix", "prose=1;front=dyck:2", "--tokens", "1M"], ["front fraction"]),
     (["data", "stats", "--mix", "prose=1,prose=1", "--tokens", "1M"], ["duplicate"]),
     (["data", "stats", "--mix", "x@=1", "--tokens", "1M"], ["empty path"]),

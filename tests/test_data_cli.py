@@ -51,7 +51,7 @@ def test_show_domain_and_probe():
 def test_bad_input_is_one_line_and_nothing_runs():
     cases = [
         (["data", "stats", "--mix", "prose=1,dyk=1", "--tokens", "1M"], "unknown domain 'dyk'"),
-        (["data", "stats", "--mix", "prose=-1", "--tokens", "1M"], "must be > 0"),
+        (["data", "stats", "--mix", "prose=-1", "--tokens", "1M"], "must be ≥ 0"),
         (["data", "stats", "--mix", "prose=1;front=dyck:2", "--tokens", "1M"], "front fraction"),
         (["data", "stats", "--mix", "prose=1,prose=1", "--tokens", "1M"], "duplicate"),
         (["data", "stats", "--mix", "x@=1", "--tokens", "1M"], "empty path"),

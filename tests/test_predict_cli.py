@@ -174,3 +174,18 @@ def test_a_grid_of_learning_curves_needs_points_all(tmp_path):
     assert json.loads(bt.stdout)["n_cases"]["loss"] == 20  # the held-out runs' checkpoints
     bad = runner.invoke(app, ["backtest", "--runs", str(csv), "--points", "every"])
     assert bad.exit_code != 0 and "unknown --points 'every'" in bad.output
+
+
+def test_weights_rounded_in_a_table_still_name_the_grid_recipe():
+    # 0.2 and 0.79998 sum to 0.99998: normalised, 2e-5 from the grid's recipe (a table's
+    # rounding), which must not send the question to interpolation
+    import pandas as pd
+
+    from scaling.predict.grid import load_grid
+
+    frame = pd.DataFrame({"recipe": ["code=0.2,prose=0.8", "prose=1"], "params": [1e5, 1e5],
+                          "tokens": [1e6, 1e6], "loss": [3.0, 3.1]})
+    g = load_grid(frame)
+    assert g.resolve("code=0.2,prose=0.79998") == "code=0.2,prose=0.8"
+    assert g.resolve("code=0.2,prose=0.8,math=0") == "code=0.2,prose=0.8"  # 0: no domain
+    assert g.resolve("code=0.21,prose=0.79") is None  # a different recipe: interpolated

@@ -89,8 +89,8 @@ def test_name_round_trips(ws, front, meco):
 
 @pytest.mark.parametrize("spec, match", [
     ("prose=1,dyk=1", r"unknown domain 'dyk'.*known: dyck"),
-    ("prose=-1", r"weight of 'prose' must be > 0"),
-    ("prose=0", r"must be > 0"),
+    ("prose=-1", r"weight of 'prose' must be ≥ 0"),
+    ("prose=0", r"every weight of the base mixture is 0"),
     ("prose=1,prose=2", r"duplicate domain 'prose'"),
     ("prose=1;meco=0.5;meco=0.6", r"duplicate key 'meco'"),
     ("prose=1;front=dyck:1.5", r"front fraction must be in \(0, 1\)"),
@@ -114,3 +114,9 @@ def test_bad_recipes_name_the_problem(spec, match):
     with pytest.raises(RecipeError, match=match) as e:
         parse_recipe(spec)
     assert isinstance(e.value, ScalingError)
+
+
+def test_a_domain_at_weight_zero_is_left_out():
+    # a table of mixtures has an empty column as a 0 weight: the same recipe as without it
+    assert parse_recipe("prose=1,code=0") == parse_recipe("prose=1")
+    assert parse_recipe("prose=0.5,code=0.5,math=0").name == "code=0.5,prose=0.5"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,10 @@ DEFAULT_BASELINE = BASELINE
 
 class PredictError(ScalingError, ValueError):
     """A prediction request that cannot be answered as asked (the message says what to fix)."""
+
+
+#: Largest difference of normalised base weights at which a ``--mix`` is read as a grid recipe.
+WEIGHT_TOL = 1e-4
 
 
 @functools.lru_cache(maxsize=4096)
@@ -115,14 +119,29 @@ class Grid:
         if "=" not in spec:
             raise PredictError(f"{what} {spec!r} is not a recipe of the grid; recipes: "
                                f"{', '.join(self.recipes)}")
-        parse_recipe(spec)  # raises RecipeError for a malformed --mix
-        return None
+        r = parse_recipe(spec)  # raises RecipeError for a malformed --mix
+        near = [g for g in self.recipes if _same_recipe(r, g)]
+        return near[0] if len(near) == 1 else None
 
     def default_baseline(self) -> str:
         if DEFAULT_BASELINE in self.recipes:
             return DEFAULT_BASELINE
         raise PredictError(f"the grid has no {DEFAULT_BASELINE!r} runs to use as the baseline; "
                            f"choose one with --baseline (recipes: {', '.join(self.recipes)})")
+
+
+def _same_recipe(r, name: str, tol: float = WEIGHT_TOL) -> bool:
+    """Whether grid recipe ``name`` is ``r`` up to rounding of the base weights (a table's
+    weights written to 5 digits sum to 0.99998, not 1)."""
+    try:
+        g = parse_recipe(name)
+    except ScalingError:
+        return False
+    if [d for d, _ in g.base] != [d for d, _ in r.base]:
+        return False
+    if max(abs(a - b) for (_, a), (_, b) in zip(g.base, r.base, strict=True)) > tol:
+        return False
+    return replace(g, base=r.base).name == r.name
 
 
 def load_grid(runs, target_domain: str | None = None, min_tokens: float | None = None,
