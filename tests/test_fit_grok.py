@@ -198,3 +198,21 @@ def test_a_one_item_rise_is_not_grokking_when_the_resolution_is_known(tmp_path):
     table = load_grok_table(tmp_path / "g")
     assert np.allclose(table["resolution"], 1 / 32)
     assert not fit_grok(table).curves["grokked"].any()
+
+
+def test_a_rise_within_one_evaluations_noise_is_not_grokking():
+    # items right (of 256) of 2-digit addition in the skills grid's width-128 mixture, 40
+    # evaluations: 0 for 6M tokens, then 0-5 items. The sigmoid beats flat and linear by BIC
+    # (the rounding floor does not stop it), but its rise (~1%) is within two binomial sds of
+    # one evaluation at that level, so it is no transition. A rise to 6% (15 items) is many
+    # sds and stays one.
+    t = np.r_[np.geomspace(3.3e4, 1e6, 10), np.linspace(1.2e6, 1.2e7, 30)]
+    tiny = np.r_[np.zeros(24), 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 0, 3, 5, 2, 1] / 256
+    real = np.round(256 * sigmoid_log(t, 0.0, 0.06, 2e6, 0.2)) / 256
+    df = pd.concat([pd.DataFrame({"curve": "tiny", "tokens": t, "value": tiny}),
+                    pd.DataFrame({"curve": "real", "tokens": t, "value": real})])
+    res = fit_grok(df.assign(resolution=1 / 256)).curves.set_index("curve")
+    assert res.loc["real", "status"] == "grokked"
+    assert res.loc["tiny", "status"] != "grokked"
+    assert any("within the noise of one evaluation on 256 items" in w
+               for w in res.loc["tiny", "warnings"])

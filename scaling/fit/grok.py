@@ -22,6 +22,11 @@ The sigmoid counts as preferred when it beats the better of flat and linear by �
 - ``grokked`` — the sigmoid is preferred and its midpoint ``t½`` (the grokking time) lies
   within the observed tokens (or before them).
 
+For an accuracy over k items (a ``resolution``), the sigmoid's rise must also exceed
+:data:`RESOLVABLE_SD` binomial standard deviations of one evaluation, √(p(1 − p)/k) at the
+noisier of its two levels: a rise from 0 to one item in 256 (0.4%) is within one evaluation's
+noise, whatever the BIC says, and the verdict falls back to flat or linear (with a warning).
+
 Fitting: small sets of curves go through lmfit (``engine="lmfit"``); thousands of curves go
 through a batched Levenberg–Marquardt in numpy (``engine="numpy"``), with every curve and
 every start one row of one array. ``engine="auto"`` picks lmfit up to 100 curves. Both start
@@ -46,6 +51,15 @@ MIN_POINTS = 6  # a 4-parameter sigmoid needs a few spare points for BIC to mean
 #: Kass & Raftery (1995) scale. Plain BIC over-rewards the sigmoid: under the flat and linear
 #: models its midpoint is undefined, so a step can be placed on any run of noise.
 STRONG_EVIDENCE = 6.0
+#: Binomial standard deviations of one evaluation that a grokking rise must exceed (module
+#: docstring): 2, about a 95% two-sided test that the two levels differ.
+RESOLVABLE_SD = 2.0
+
+
+def _binomial_sd(level, step):
+    """Standard deviation of an accuracy at ``level`` measured on ``1/step`` items."""
+    p = np.clip(level, step, 1 - step)
+    return np.sqrt(p * (1 - p) * step)
 
 
 # --------------------------------------------------------------------------- batched LM
@@ -409,7 +423,17 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
             curve_warn[i].append("fewer than 3 points with tokens > 0: no verdict")
         else:
             simple = min(bic_flat[i], bic_lin[i])
-            if bic_sig[i] < simple - STRONG_EVIDENCE:
+            sig = bic_sig[i] < simple - STRONG_EVIDENCE
+            if sig and step[i] > 0:
+                f_, c_ = theta[i, 0], theta[i, 1]
+                noise = max(_binomial_sd(f_, step[i]), _binomial_sd(c_, step[i]))
+                if abs(c_ - f_) < RESOLVABLE_SD * noise:
+                    sig = False
+                    curve_warn[i].append(
+                        f"the sigmoid's rise {abs(c_ - f_):.3g} is within the noise of one "
+                        f"evaluation on {1 / step[i]:.0f} items (binomial sd {noise:.2g}): "
+                        "not counted as a transition")
+            if sig:
                 status = "grokked" if theta[i, 2] <= xmax[i] else "not_yet"
             elif bic_lin[i] < bic_flat[i]:
                 status = "not_yet"
