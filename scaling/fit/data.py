@@ -192,3 +192,110 @@ def grok_columns(df: pd.DataFrame, source: str = "the table", need_value: bool =
                          "are not")
     df["curve"] = df["curve"].astype(str)
     return df
+
+
+def skill_start(config: dict, skill: str) -> float:
+    """Tokens a run had trained before its data first held ``skill``: the skill's clock starts
+    there (0 for a skill drawn from the first step, and for a probe never trained on).
+
+    ``skill`` is a skill record's name (``needle(k=2,key=3)``, its ``…/token`` twin, a
+    probe's ``needle``); it is trained when its name (before any ``/``) is a domain of the
+    run's recipe. The phase that first draws it starts at ``fraction × tokens``; the stream
+    switches at the first step whose first token lies at or beyond that
+    (:meth:`scaling.data.stream.DataStream.step_of`), so the skill's first token is
+    ``ceil(fraction · tokens / tokens_per_step) · tokens_per_step`` with
+    ``tokens_per_step = batch_size · seq_len · world_size``. A config that does not say
+    (written by hand, imported) gives 0.
+    """
+    import math
+
+    from ..errors import ScalingError
+    from ..recipe import parse_recipe
+
+    name = str(skill).split("/")[0]
+    try:
+        recipe = parse_recipe(config.get("recipe_spec") or config["recipe"])
+        if name not in recipe.domains:
+            return 0.0
+        start = next((p.start for p in recipe.phases() if p.weights.get(name, 0) > 0), 0.0)
+        if start <= 0:
+            return 0.0
+        data = config["data"]
+        per_step = int(data["batch_size"]) * int(data["seq_len"]) * \
+            int(data.get("world_size", 1) or 1)
+        return float(math.ceil(start * float(data["tokens"]) / per_step - 1e-12) * per_step)
+    except (ScalingError, KeyError, TypeError, ValueError):
+        return 0.0
+
+
+def shape_label(config: dict) -> str | None:
+    """``2×16`` (layers × width) from a run's config.json; None where it does not say."""
+    shape = config.get("shape") or config.get("model") or {}
+    try:
+        return f"{int(shape['n_layer'])}×{int(shape['d_model'])}"
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def skill_curves(store) -> pd.DataFrame:
+    """Every skill curve of a run store's completed runs, each on its own skill clock.
+
+    ``store``: a run store's path, or what :func:`scaling.store.load_runs` returned.
+    Columns: those of :func:`skill_table` (``curve, tokens, value, recipe, skill, run,
+    resolution, metric``) with ``tokens`` counted from the skill's start
+    (:func:`skill_start`: the tokens of a warm-up before the task are not the task's), plus
+    ``start`` (that offset; ``tokens + start`` is the run's own count), ``params``
+    (non-embedding parameters), ``size`` (the grid's nominal size, config ``size``; the
+    parameter count where the config has none: a grid entry that fixes its own shape gives
+    several shapes one size), ``shape`` (``layers×width``, or the parameter count) and
+    ``seed``. Records of a trained skill taken before its data started (the skill scored
+    during a warm-up) are left out.
+    """
+    from ..store import RunDir, Runs, load_runs
+
+    runs = store if isinstance(store, Runs) else load_runs(store)
+    m = runs.metrics
+    sk = m[m["kind"] == "skill"] if len(m) else m
+    if sk.empty:
+        raise FitError("no skill records in the completed runs")
+    t = skill_table(sk)
+    params = pd.to_numeric(sk["n_params"], errors="coerce").to_numpy(float)
+    paths = dict(zip(runs.runs["run_id"].astype(str), runs.runs["path"], strict=True))
+    info, start = {}, {}
+    for run, g in t.groupby("run"):
+        cfg = (RunDir(paths[run]).read_config() if run in paths else None) or {}
+        info[run] = (cfg.get("size"), shape_label(cfg))
+        for k in g["skill"].unique():
+            start[(run, k)] = skill_start(cfg, k)
+    t = t.assign(params=params, seed=sk["seed"].to_numpy())
+    off = np.array([start[(r, k)] for r, k in zip(t["run"], t["skill"], strict=True)])
+    size = pd.to_numeric(t["run"].map(lambda r: info[r][0]), errors="coerce")
+    shape = t["run"].map(lambda r: info[r][1])
+    t = t.assign(tokens=t["tokens"] - off, start=off,
+                 size=size.where(size.notna(), t["params"]).astype(float),
+                 shape=shape.where(shape.notna(), t["params"].map(_count)))
+    return t[t["tokens"] >= 0].reset_index(drop=True)
+
+
+def _count(n: float) -> str:
+    from ..units import format_count
+
+    return format_count(float(n))
+
+
+def mixture_loss(metrics: pd.DataFrame, weights: dict) -> pd.Series:
+    r"""The held-out loss of one run's training mixture, :math:`L(D) = \sum_d p_d L_d(D) /
+    \sum_d p_d` over the domains ``weights`` names (the recipe's weights ``p_d``) that the run
+    evaluated, indexed by tokens (> 0; main run, decay branches left out; evaluations where a
+    domain is missing dropped). For a one-domain recipe (``prose=1``) it is that domain's
+    loss."""
+    vl = metrics[(metrics["kind"] == "val_loss") & (metrics["tokens"] > 0)]
+    if "branch" in vl.columns:
+        vl = vl[vl["branch"].isna()]
+    wide = vl.pivot_table(index="tokens", columns="name", values="value", aggfunc="mean")
+    doms = [d for d in weights if d in wide.columns]
+    if not doms:
+        raise FitError(f"no val_loss of the mixture's domains ({', '.join(weights)})")
+    w = pd.Series({d: float(weights[d]) for d in doms})
+    wide = wide[doms].dropna()
+    return ((wide * w).sum(axis=1) / w.sum()).rename("loss")

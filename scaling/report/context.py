@@ -176,94 +176,154 @@ class ReportContext:
     # ------------------------------------------------------------------ skills
     @_cached
     def skill_table(self) -> pd.DataFrame:
-        """Skill records of completed runs: ``curve, tokens, value, recipe, skill, run,
-        resolution, params`` (:func:`scaling.fit.data.skill_table`, canonical recipe names);
-        only the largest size that has them, and per recipe its longest runs (they hold the
-        whole curve; shorter budgets end before late skills emerge)."""
-        from ..fit.data import skill_table
-        from ..predict.grid import canonical
+        """Skill curves of completed runs (:func:`scaling.fit.data.skill_curves`: ``curve,
+        tokens, value, recipe, skill, run, resolution, metric, start, params, size, shape,
+        seed``; canonical recipe names; tokens on each skill's own clock, so a task trained
+        after a warm-up counts its task tokens).
 
-        self.need_grid()
-        sk = self.metrics[self.metrics["kind"] == "skill"] if len(self.metrics) else \
-            self.metrics
+        One rule for every store: recipes are compared at the grid's largest nominal size that
+        has skill records, each recipe at every shape it was run with there (an *arm* is a
+        recipe at a shape), and per arm its longest runs (they hold the whole curve; shorter
+        budgets end before late skills emerge). On a law grid the largest size has one shape:
+        the largest model. On a grid whose entries fix their own shapes (the skills grid: one
+        nominal size, widths 16 to 128) every shape is an arm."""
+        from ..fit.data import skill_curves
+        from ..predict.grid import canonical
+        from ..store import Runs
+
+        m = self.metrics
+        sk = m[m["kind"] == "skill"] if len(m) else m
         if sk is None or sk.empty:
             raise Missing("no skill records in the completed runs (the trainer writes them "
-                          "when probes are on: probe_n > 0 in the grid spec)")
-        t = skill_table(sk)
-        t = t.assign(recipe=t["recipe"].map(canonical),
-                     params=pd.to_numeric(sk["n_params"], errors="coerce").to_numpy(float))
-        t = t[t["recipe"].isin(self.recipes)] if self.recipes else t
-        if t.empty:
-            raise Missing("skill records exist, but none from a recipe with val_loss end points")
-        n = float(t["params"].max())
-        t = t[np.isclose(t["params"], n)]
-        longest = t.groupby("run")["tokens"].transform("max")
-        top = t.assign(rt=longest).groupby("recipe")["rt"].transform("max")
-        t = t[np.isclose(longest, top)]
+                          "when probes are on, probe_n > 0 in the grid spec, or when a recipe "
+                          "trains a skill task)")
+        t = skill_curves(Runs(metrics=sk, runs=self.runs))
+        t = t.assign(recipe=t["recipe"].map(canonical))
+        t = t[np.isclose(t["size"], t["size"].max())]
+        length = t.groupby("run")["tokens"].transform("max") + t["start"]
+        top = t.assign(rt=length).groupby(["recipe", "params"])["rt"].transform("max")
+        t = t[np.isclose(length, top)]
         return t.reset_index(drop=True)
+
+    @property
+    def skill_recipes(self) -> list[str]:
+        """Recipes of :attr:`skill_table` in the grid's order (baseline first), then any
+        others (runs without a law point, e.g. tasks trained alone) by name."""
+        have = set(self.skill_table["recipe"])
+        first = [r for r in self.recipes if r in have]
+        return first + sorted(have - set(first))
+
+    @property
+    def several_shapes(self) -> bool:
+        """Whether :attr:`skill_table` holds more than one shape (then panels name theirs)."""
+        return self.skill_table["params"].nunique() > 1
 
     @_cached
     def grok(self):
-        """:class:`~scaling.fit.GrokResult` of every curve in :attr:`skill_table`."""
+        """:class:`~scaling.fit.GrokResult` of every exact-match curve in :attr:`skill_table`
+        (resolution 1/items; per-token curves are companions, not fitted: a first rise of
+        theirs can be the answer's format before any answer is right)."""
         from ..fit import fit_grok
 
         t = self.skill_table
-        return fit_grok(t.drop(columns="params"), level=self.level)
+        t = t[t["metric"] == "exact_match"]
+        if t.empty:
+            raise Missing("no exact-match skill records in the completed runs")
+        res = fit_grok(t[["curve", "tokens", "value", "resolution", "recipe", "skill"]],
+                       level=self.level)
+        cur = t.drop_duplicates("curve").set_index("curve")
+        res.curves = res.curves.assign(params=res.curves["curve"].map(cur["params"]),
+                                       shape=res.curves["curve"].map(cur["shape"]))
+        return res
 
     @_cached
     def emergence(self) -> pd.DataFrame:
-        """``recipe, skill, midpoint, lo, hi, status`` (one row per recipe × skill; seeds
-        averaged in ln-tokens over grokked curves)."""
+        """``recipe, params, shape, skill, midpoint, ceiling, lo, hi, status, n, of`` (one row
+        per arm × skill: ``n`` of its ``of`` curves, the seeds, grokked).
+
+        An arm groks a skill when more than half its seeds do (as the analysis studies count
+        it: one early seed of three says little about when the recipe groks, the others'
+        midpoints lie beyond their data); its midpoint is then the mean in ln-tokens of the
+        grokked seeds', its interval their widest, its ceiling (the accuracy the transition
+        reaches) their mean. Otherwise its status is the commonest verdict of the rest."""
         c = self.grok.curves
         rows = []
-        for (r, k), g in c.groupby(["recipe", "skill"]):
+        for (r, n, k), g in c.groupby(["recipe", "params", "skill"]):
             ok = g[g["grokked"]]
-            if len(ok):
+            row = {"recipe": r, "params": float(n), "shape": g["shape"].iloc[0], "skill": k,
+                   "n": len(ok), "of": len(g)}
+            if len(ok) > len(g) / 2:
                 lm = np.log(ok["midpoint"].to_numpy(float))
-                rows.append({"recipe": r, "skill": k, "midpoint": float(np.exp(lm.mean())),
+                rows.append({**row, "midpoint": float(np.exp(lm.mean())),
+                             "ceiling": float(ok["ceiling"].mean()),
                              "lo": float(ok["midpoint_lo"].min()),
-                             "hi": float(ok["midpoint_hi"].max()), "status": "grokked",
-                             "n": len(ok), "of": len(g)})
+                             "hi": float(ok["midpoint_hi"].max()), "status": "grokked"})
             else:
-                st = g["status"].mode().iloc[0]
-                rows.append({"recipe": r, "skill": k, "midpoint": np.nan, "lo": np.nan,
-                             "hi": np.nan, "status": st, "n": 0, "of": len(g)})
+                rest = g.loc[~g["grokked"], "status"]
+                rows.append({**row, "midpoint": np.nan, "ceiling": np.nan, "lo": np.nan,
+                             "hi": np.nan, "status": rest.mode().iloc[0]})
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ aggregation
     @_cached
-    def aggregate(self):
-        """:func:`~scaling.fit.fit_aggregate` of the baseline's loss curve (largest size
-        with skill records, its longest run, main branch) over that run's skill curves."""
+    def aggregate(self) -> list[dict]:
+        """:func:`~scaling.fit.fit_aggregate` of a run's held-out loss over its own skill
+        curves, for every arm of :attr:`skill_table` with ≥ 3 skills — only the baseline's
+        when the baseline is among them (on a law grid every recipe's probes tell the
+        baseline's story again). The loss is the run's training mixture
+        (:func:`scaling.fit.data.mixture_loss`: Σ_d p_d L_d over the recipe's domains; the
+        prose loss of ``prose=1``); the run is the arm's longest, main branch."""
         from ..fit import fit_aggregate
+        from ..fit.data import mixture_loss
+        from ..recipe import parse_recipe
 
         t = self.skill_table
-        b = self.baseline if self.baseline in set(t["recipe"]) else None
-        if b is None:
-            raise Missing(f"the baseline {self.baseline} has no skill records at the largest "
-                          "size with probes")
-        run = t[t["recipe"] == b].groupby("run")["tokens"].max().idxmax()
-        m = self.metrics
-        vl = m[(m["run_id"].astype(str) == run) & (m["kind"] == "val_loss")
-               & (m["name"] == self.domain) & (m["tokens"] > 0)]
-        if "branch" in vl.columns:
-            vl = vl[vl["branch"].isna()]
-        vl = vl.groupby("tokens", as_index=False)["value"].mean()
-        if len(vl) < 4:
-            raise Missing(f"run {run} (baseline) has {len(vl)} validation checkpoints; the "
-                          "power-law fit of its loss curve needs ≥ 4")
-        sk = t[t["run"] == run]
-        skills = pd.DataFrame({"curve": sk["skill"], "tokens": sk["tokens"],
-                               "value": sk["value"]})
-        try:
-            res = fit_aggregate(vl["tokens"].to_numpy(float), vl["value"].to_numpy(float),
-                                skills, bootstrap=min(self.bootstrap, 100), seed=self.seed)
-        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as e:
-            # a numerical failure of the fit on these curves must not sink the whole report
-            raise Missing(f"the aggregation fit failed on run {run} "
-                          f"({type(e).__name__}: {e})") from None
-        return {"run": run, "recipe": b, "size": float(t["params"].iloc[0]), "loss": vl,
-                "skills": skills, "result": res}
+        t = t[t["metric"] == "exact_match"]
+        arms = t.groupby(["recipe", "params"])["skill"].nunique()
+        arms = arms[arms >= 3]
+        if arms.empty:
+            raise Missing("no run carries ≥ 3 skill curves (the aggregation sums skill terms: "
+                          "train a mixture of skills, or turn probes on)")
+        if self.baseline in set(arms.index.get_level_values(0)):
+            arms = arms[arms.index.get_level_values(0) == self.baseline]
+        out, errors = [], []
+        for r, n in sorted(arms.index, key=lambda x: (x[0] != self.baseline, x[1], x[0])):
+            g = t[(t["recipe"] == r) & (t["params"] == n)]
+            run = (g["tokens"] + g["start"]).groupby(g["run"]).max().idxmax()
+            m = self.metrics[self.metrics["run_id"].astype(str) == run]
+            try:
+                weights = dict(parse_recipe(r).base)
+            except ScalingError:  # an imported recipe name: the target domain's loss
+                weights = {self.domain: 1.0}
+            try:
+                loss = mixture_loss(m, weights)
+            except ScalingError as e:
+                errors.append(f"run {run}: {e}")
+                continue
+            if len(loss) < 4:
+                errors.append(f"run {run} has {len(loss)} validation checkpoints; the "
+                              "power-law fit of its loss curve needs ≥ 4")
+                continue
+            sk = g[g["run"] == run]
+            skills = pd.DataFrame({"curve": sk["skill"], "tokens": sk["tokens"] + sk["start"],
+                                   "value": sk["value"], "resolution": sk["resolution"]})
+            try:
+                res = fit_aggregate(loss.index.to_numpy(float), loss.to_numpy(float), skills,
+                                    bootstrap=min(self.bootstrap, 100), seed=self.seed)
+            except (ScalingError, ArithmeticError, ValueError, np.linalg.LinAlgError) as e:
+                # a numerical failure of the fit on these curves must not sink the report
+                errors.append(f"the aggregation fit failed on run {run} "
+                              f"({type(e).__name__}: {e})")
+                continue
+            doms = [d for d in weights if d in set(m.loc[m["kind"] == "val_loss", "name"])]
+            out.append({"run": run, "recipe": r, "size": float(n),
+                        "shape": sk["shape"].iloc[0], "domains": doms,
+                        "loss": pd.DataFrame({"tokens": loss.index.to_numpy(float),
+                                              "value": loss.to_numpy(float)}),
+                        "skills": skills, "result": res})
+        if not out:
+            raise Missing("; ".join(errors))
+        return out
 
     # ------------------------------------------------------------------ backtest
     @_cached

@@ -55,6 +55,13 @@ def recipe_colors(recipes: list[str], baseline: str | None) -> dict[str, object]
     return out
 
 
+def darker(color, amount: float = 0.35):
+    """``color`` mixed with ``amount`` of black: text in a light recipe colour stays legible."""
+    from matplotlib.colors import to_rgb
+
+    return tuple((1 - amount) * c for c in to_rgb(color))
+
+
 def recipe_markers(recipes: list[str], baseline: str | None) -> dict[str, str]:
     out, i = {}, 0
     for r in recipes:

@@ -11,13 +11,26 @@ from ..style import new_page, plt
 
 
 def aggregation_page(ctx: ReportContext) -> list:
-    """Skill curves → loss power law: the loss fitted both ways, both exponents."""
-    a = ctx.aggregate
+    """Skill curves → loss power law, one page per run aggregated (the baseline's on a law
+    grid; each skill mixture's on a store of skill experiments): the loss fitted both ways,
+    both exponents."""
+    return [_page(ctx, a) for a in ctx.aggregate]
+
+
+def _page(ctx: ReportContext, a: dict):
     res = a["result"]
+    who = "baseline " if a["recipe"] == ctx.baseline else ""
+    mixed = len(a["domains"]) > 1
+    loss_name = (f"mixture loss Σ p_d L_d ({len(a['domains'])} domains)" if mixed else
+                 f"val loss ({a['domains'][0] if a['domains'] else ctx.domain})")
     fig = new_page("Aggregation: skill curves → loss power law",
-                   f"baseline {a['recipe']} at {format_count(a['size'])} params (run "
-                   f"{a['run']}): its loss curve fitted as E + B·D^-β and as floor + "
-                   "Σ w_k (1 − acc_k(D))")
+                   f"{who}{style.short(a['recipe'], 70)} at {format_count(a['size'])} params"
+                   + (f" ({a['shape']})" if ctx.several_shapes else "")
+                   + f" (run {a['run']}): its "
+                   + ("held-out loss on its own training mixture (recipe weights p_d)"
+                      if mixed else "loss curve")
+                   + " fitted as E + B·D^-β and as floor + Σ w_k (1 − acc_k(D)) over its "
+                   f"{len(res.skills)} skill curves (exact match)")
     loss = a["loss"]
     D = loss["tokens"].to_numpy(float)
     ax = fig.add_axes([0.06, 0.12, 0.40, 0.72])
@@ -33,11 +46,11 @@ def aggregation_page(ctx: ReportContext) -> list:
     ax.set_xscale("log")
     style.log_ticks(ax)
     ax.set_xlabel("tokens D")
-    ax.set_ylabel(f"val loss ({ctx.domain})")
+    ax.set_ylabel(loss_name)
     ax.legend(frameon=False, fontsize=7.5)
     ax.set_title("loss curve, both fits", fontsize=8.5, loc="left")
     sk = res.skills
-    ax2 = fig.add_axes([0.55, 0.52, 0.42, 0.32])
+    ax2 = fig.add_axes([0.55, 0.52, 0.29, 0.32])
     cmap = plt.get_cmap("plasma")
     for r in sk.itertuples():
         g = a["skills"][a["skills"]["curve"] == r.skill]
@@ -48,7 +61,7 @@ def aggregation_page(ctx: ReportContext) -> list:
     style.log_ticks(ax2)
     ax2.set_ylabel("accuracy")
     ax2.set_xlabel("tokens")
-    ax2.legend(fontsize=6.5, frameon=False, ncol=2, loc="upper left")
+    ax2.legend(fontsize=6.5, frameon=False, ncol=1, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax2.set_title("skill curves, numbered by learning order", fontsize=8.5, loc="left")
     ax3 = fig.add_axes([0.55, 0.12, 0.18, 0.28])
     w = sk["weight"].to_numpy(float)
@@ -74,7 +87,7 @@ def aggregation_page(ctx: ReportContext) -> list:
                   "skill sum cannot describe the loss curve here, so its exponent means "
                   "little (more tokens, or probes that emerge earlier)"]
     style.text_block(fig, 0.76, 0.40, lines, width=42, size=7.5, mono=True, max_lines=22)
-    return [fig]
+    return fig
 
 
 def aggregate_exponents(res) -> tuple[str, str]:
