@@ -117,6 +117,11 @@ def test_skill_pages_on_a_store_of_skill_experiments(store, tmp_path):
     (agg,) = ctx.aggregate  # the mixture: the only arm with ≥ 3 skills; no baseline here
     assert agg["recipe"] == parse_recipe(MIX).name and len(agg["domains"]) == 4
     assert agg["result"].r2_skills > 0.95 and agg["result"].r2_power > 0.9
+    from scaling.report.pages.summary import _skill_arms
+
+    arms = _skill_arms(ctx)  # the summary's table: one row per recipe × shape
+    assert len(arms) == 5 and arms["runs"].tolist() == [3, 3, 3, 3, 1]
+    assert arms.iloc[0]["recipe"] == SCRATCH and arms.iloc[-1]["skills"] == 3
     res = build_report(store, tmp_path / "r.pdf", bootstrap=10)
     for title in ("Per-skill grokking curves", "Skill emergence chart",
                   "Aggregation: skill curves → loss power law"):

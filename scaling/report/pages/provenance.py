@@ -48,11 +48,16 @@ def provenance_pages(ctx: ReportContext, extra: dict | None = None) -> list:
         "• Savings: s = D_r / D_b where L_r(N, D_r) = L_b(N, D_b), by closed-form inversion; "
         "bootstrap samples paired and pushed through the inversion; beyond the grid's sizes "
         "the interval is widened by the drift of a leave-largest-size-out refit.",
-        "• Grokking: sigmoid in log-tokens with floor and ceiling per (run, skill) curve; "
-        "verdict grokked / not yet / never by BIC against flat and linear fits; grokking "
-        "time = midpoint. Emergence and curves use the largest size with probes.",
-        "• Aggregation: the baseline's loss curve as a power law and as a non-negative sum of "
-        "(1 − accuracy) skill terms with Zipf-form weights over the learning order.",
+        "• Grokking: sigmoid in log-tokens with floor and ceiling per (run, skill) exact-match "
+        "curve; verdict grokked / not yet / never by BIC against flat and linear fits; "
+        "grokking time = midpoint; a recipe groks a skill when most of its seeds do. Recipes "
+        "are compared at the largest nominal size with skill records, each at every shape it "
+        "has there; a skill's tokens count from when its data starts (a task after a warm-up: "
+        "its task tokens).",
+        "• Aggregation: a run's held-out loss on its own training mixture (Σ p_d L_d; the "
+        "baseline's, or each arm's with ≥ 3 skills where there is no baseline) as a power law "
+        "and as a non-negative sum of (1 − accuracy) skill terms with Zipf-form weights over "
+        "the learning order.",
         "• Backtest (what was held out): "
         + (f"every run at the largest size {format_count(ctx.sizes[-1])}; laws refitted on "
            "the smaller sizes; truths from the held-out runs alone."

@@ -9,7 +9,7 @@ from ...units import format_count
 from .. import style
 from ..context import Missing, ReportContext
 from ..style import new_page
-from .common import recipe_colors, target_text
+from .common import recipe_colors, skill_panels, target_text
 
 
 def summary_page(ctx: ReportContext) -> list:
@@ -20,16 +20,20 @@ def summary_page(ctx: ReportContext) -> list:
     fig = new_page("scaling report: summary",
                    f"runs: {ctx.path}  ·  grid {', '.join(grids) or '?'}  ·  {status}")
     notes = list(ctx.problems)
+    try:
+        sav = ctx.savings
+    except Missing as e:
+        sav = {}
+        if ctx.grid is not None:
+            notes.append(f"no headline savings: {e}")
+    if not sav and _skill_arms(ctx) is not None:
+        # no recipe to compare with a baseline, but skill experiments: say what they are
+        return [_skills_summary(fig, ctx, notes)]
     if ctx.grid is None:
         style.text_block(fig, 0.05, 0.85, ["Nothing to fit yet:"] + [f"• {p}" for p in notes],
                          width=120, size=11)
         return [fig]
     recipes, sizes = ctx.recipes, ctx.sizes
-    try:
-        sav = ctx.savings
-    except Missing as e:
-        sav = {}
-        notes.append(f"no headline savings: {e}")
     # rows: baseline first, then recipes by savings (best first)
     others = sorted([r for r in recipes if r != ctx.baseline],
                     key=lambda r: (sav[r].savings_ratio if r in sav else np.inf, r))
@@ -129,3 +133,65 @@ def summary_page(ctx: ReportContext) -> list:
     style.text_block(fig, 0.03, bottom - 0.06, lines, width=170, size=8,
                      max_lines=int((bottom - 0.08) / 0.018))
     return [fig]
+
+
+def _skill_arms(ctx: ReportContext) -> pd.DataFrame | None:
+    """One row per arm (recipe × shape) of the skill pages: runs, tokens, skills and how its
+    exact-match curves and skills were judged; None without skill records."""
+    try:
+        t, cur, e = ctx.skill_table, ctx.grok.curves, ctx.emergence
+    except Missing:
+        return None
+    rows = []
+    for (r, n), g in t.groupby(["recipe", "params"], sort=False):
+        c = cur[(cur["recipe"] == r) & (cur["params"] == n)]
+        st = c["status"].value_counts()
+        a = e[(e["recipe"] == r) & (e["params"] == n)]
+        rows.append({"recipe": r, "shape": g["shape"].iloc[0], "params": float(n),
+                     "runs": g["run"].nunique(), "tokens": float((g["tokens"] + g["start"])
+                                                                 .max()),
+                     "task": float(g["tokens"].max()), "skills": a["skill"].nunique(),
+                     "grokked": int((a["status"] == "grokked").sum()),
+                     "curves": f"{st.get('grokked', 0)} / {st.get('not_yet', 0)} / "
+                               f"{st.get('never', 0)}"})
+    # in the order the skill pages draw them
+    first: dict[tuple, int] = {}
+    for i, (k, n) in enumerate(skill_panels(ctx)):
+        for r in e.loc[(e["skill"] == k) & (e["params"] == n), "recipe"]:
+            first.setdefault((r, n), i)
+    out = pd.DataFrame(rows)
+    pos = [first.get((r, n), len(first)) for r, n in zip(out["recipe"], out["params"],
+                                                         strict=True)]
+    return out.assign(pos=pos).sort_values(["pos", "recipe"]).drop(columns="pos")
+
+
+def _skills_summary(fig, ctx: ReportContext, notes: list[str]):
+    """The summary of a store without a law comparison: its skill experiments, one row per
+    recipe × shape, and what the skill pages found."""
+    arms = _skill_arms(ctx)
+    colors = style.recipe_colors(ctx.skill_recipes, ctx.baseline)
+    e = ctx.emergence
+    head = (f"No recipe here is compared with a baseline on a loss law (see the notes below); "
+            f"the store holds skill experiments: {len(arms)} recipe × shape arms, "
+            f"{int(arms['runs'].sum())} completed runs, {e['skill'].nunique()} skills. The "
+            f"skill pages fit every exact-match curve (grokked / not yet / never, by BIC) and "
+            f"say when each arm groks each skill ({int((e['status'] == 'grokked').sum())} of "
+            f"{len(e)} arm × skill pairs grok: most of their seeds do).")
+    style.text_block(fig, 0.03, 0.88, [head], width=175, size=8.5)
+    rows, cols = [], []
+    for a in arms.itertuples():
+        rows.append([style.wrap_recipe(a.recipe, 60), a.shape, format_count(a.params), str(a.runs),
+                     format_count(a.tokens) + ("" if a.task == a.tokens else
+                                               f" ({format_count(a.task)} task)"),
+                     f"{a.grokked} of {a.skills}", a.curves])
+        cols.append([style.darker(colors.get(a.recipe, "0.1"), 0.25)] + [None] * 6)
+    bottom = style.text_table(fig, 0.03, 0.80, 0.94,
+                              ["recipe", "shape", "params", "runs", "tokens",
+                               "skills grokked", "curves grokked / not yet / never"],
+                              rows, cols, size=8.0)
+    lines = ["Tokens: a run's own count; a task trained after a warm-up is judged on its task "
+             "tokens (in brackets). A skill is grokked by an arm when most of its seeds' "
+             "curves grok."] + [f"• {x}" for x in notes]
+    style.text_block(fig, 0.03, bottom - 0.03, lines, width=170, size=8,
+                     max_lines=max(int((bottom - 0.06) / 0.018), 3))
+    return fig
