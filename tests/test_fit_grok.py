@@ -216,3 +216,29 @@ def test_a_rise_within_one_evaluations_noise_is_not_grokking():
     assert res.loc["tiny", "status"] != "grokked"
     assert any("within the noise of one evaluation on 256 items" in w
                for w in res.loc["tiny", "warnings"])
+
+
+
+def test_by_majority_keeps_midpoints_of_groups_that_mostly_grok():
+    """Two of three seeds grok → the group keeps its midpoints; one of three → none of them
+    counts for the speed-up, though each curve's own verdict stays."""
+    from scaling.errors import ScalingError
+
+    t = np.geomspace(1e3, 1e6, 30)
+    rows = []
+    for recipe, grok_seeds in (("a", 2), ("b", 1)):
+        for seed in range(3):
+            y = 0.01 + 0.9 / (1 + (t / 5e4) ** -4) if seed < grok_seeds else \
+                np.full_like(t, 0.01)
+            rows += [{"curve": f"{recipe}{seed}", "tokens": x, "value": v, "recipe": recipe,
+                      "skill": "k", "resolution": 1 / 256}
+                     for x, v in zip(t, y, strict=True)]
+    res = fit_grok(pd.DataFrame(rows))
+    assert res.curves.groupby("recipe")["grokked"].sum().to_dict() == {"a": 2, "b": 1}
+    maj = res.by_majority("recipe", "skill")
+    assert maj.curves.groupby("recipe")["grokked"].sum().to_dict() == {"a": 2, "b": 0}
+    assert (maj.curves["status"] == res.curves["status"]).all()
+    sp = speedup(maj.select(recipe="a"), maj.select(recipe="b")).iloc[0]
+    assert np.isnan(sp["speedup"]) and sp["midpoint_baseline"] == pytest.approx(5e4, rel=0.05)
+    with pytest.raises(ScalingError, match="no column 'shape'"):
+        res.by_majority("shape")

@@ -186,6 +186,23 @@ class GrokResult:
         return GrokResult(curves=cur, level=self.level, warnings=list(self.warnings),
                           cov={k: v for k, v in self.cov.items() if k in set(cur["curve"])})
 
+    def by_majority(self, *keys: str) -> GrokResult:
+        """The curves with ``grokked`` kept only where more than half the curves of their
+        group grok, e.g. ``by_majority("recipe", "skill")`` (a recipe's seeds on one skill):
+        one early seed of three says little about when the recipe groks — the others'
+        midpoints lie beyond their data — so :func:`speedup` then averages the midpoints of
+        groups that grok and leaves the rest without one. ``status`` stays each curve's own
+        verdict."""
+        keys = keys or ("recipe", "skill")
+        missing = [k for k in keys if k not in self.curves.columns]
+        if missing:
+            raise FitError(f"no column {missing[0]!r} in the curves; columns: "
+                           f"{', '.join(self.curves.columns)}")
+        share = self.curves.groupby(list(keys))["grokked"].transform("mean")
+        cur = self.curves.assign(grokked=self.curves["grokked"] & (share > 0.5))
+        return GrokResult(curves=cur, level=self.level, warnings=list(self.warnings),
+                          cov=dict(self.cov))
+
     def _rows(self, curve, tokens):
         if isinstance(curve, pd.DataFrame):
             from .data import grok_columns
