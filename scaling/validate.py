@@ -413,7 +413,9 @@ def check_fit_args(source: Path, predict: Path | None = None, out: Path | None =
         check_csv_rows(source, ["curve", "tokens", "value"], drop_bad_rows,
                        bounds={"value": (0.0, 1.0, "an accuracy")})
     elif form is not None:
-        law = (["params"] if form == "chinchilla" else []) + ["tokens", "loss"]
+        from .fit.forms import law_form
+
+        law = law_form(form).columns + ["loss"]
         check_csv_rows(source, law, drop_bad_rows, positive=tuple(law))  # as fit.data does
 
 

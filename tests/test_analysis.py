@@ -258,9 +258,11 @@ def test_mixture_skills_grok_and_aggregate(results):
 
 
 def test_switch_tokens_from_config(tmp_path):
-    w = _skills_run(tmp_path, "needle(k=2,key=3)=1;front=dyck:0.25:reset", {}, 16, 0, 2e6, "dyck")
+    base = {"needle(k=2,key=3)": 1.0}
+    w = _skills_run(tmp_path, "needle(k=2,key=3)=1;front=dyck:0.25:reset", base, 16, 0, 2e6,
+                    "dyck")
     assert switch_tokens(w.path) == SWITCH
-    w = _skills_run(tmp_path, "needle(k=2,key=3)=1", {}, 16, 0, 1.5e6)
+    w = _skills_run(tmp_path, "needle(k=2,key=3)=1", base, 16, 0, 1.5e6)
     assert switch_tokens(w.path) == 0.0
 
 

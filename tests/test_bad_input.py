@@ -321,12 +321,12 @@ def test_memory_estimate_is_a_lower_bound_that_grows_with_the_model():
 def test_the_cheap_checks_agree_with_the_library():
     """The validator's lists and counts are the library's (so they cannot drift apart)."""
     from scaling.fit.data import POINTS
-    from scaling.fit.forms import LAW_SPECS
+    from scaling.fit.forms import LAW_FORMS
     from scaling.shape import non_embedding_params, shape_for
     from scaling.train import RunConfig
     from scaling.validate import FIT_FORMS, FIT_POINTS
 
-    assert set(FIT_FORMS) == set(LAW_SPECS) and FIT_POINTS == POINTS
+    assert set(FIT_FORMS) == set(LAW_FORMS) and FIT_POINTS == POINTS
     for size in ("20k", "100k", "1M"):
         cfg = RunConfig.from_args(size=size, mix="prose=1", tokens="1M")
         s = shape_for(cfg.size)

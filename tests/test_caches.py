@@ -104,8 +104,8 @@ def test_lm_solves_are_cached_inside_the_prediction_layer(tmp_path, monkeypatch)
     monkeypatch.setenv("SCALING_CACHE", str(tmp_path))
     N, D, L, _ = points()
     X, logL = optim.design("chinchilla", N, D), np.log(L)
-    bounds = np.array(forms.LAW_SPECS["chinchilla"]["bounds"])
-    starts = forms.start_grid("chinchilla")[::15]
+    bounds = np.array(forms.CHINCHILLA.bounds)
+    starts = forms.CHINCHILLA.start_grid()[::15]
     direct = optim.batch_lm_chunked("chinchilla", starts, X, logL, bounds, max_iter=20)
     assert not (tmp_path / "lm").exists()  # outside the prediction layer: no cache
     with cache.enable():

@@ -245,7 +245,7 @@ def test_dof_stretch_of_E_is_on_its_natural_scale():
     from scaling.fit import forms
     from scaling.fit.laws import _stretch
 
-    bounds = np.array(forms.LAW_SPECS["chinchilla"]["bounds"], float)
+    bounds = np.array(forms.CHINCHILLA.bounds, float)
     theta = np.array([-10.0, np.log(20.0), np.log(200.0), 0.3, 0.35])
     boot = np.array([[np.log(0.45), np.log(25.0), np.log(150.0), 0.32, 0.30],
                      [-10.0, np.log(18.0), np.log(210.0), 0.29, 0.36]])
@@ -310,9 +310,9 @@ def test_solver_converges_with_a_parameter_on_its_bound():
 
     D = np.geomspace(1e6, 1e9, 12)
     L = 300.0 * D ** -0.25
-    bounds = np.array(forms.LAW_SPECS["power"]["bounds"], float)
+    bounds = np.array(forms.POWER.bounds, float)
     X = optim.design("power", None, D)
-    starts = forms.start_grid("power")
+    starts = forms.POWER.start_grid()
     th, f, conv = optim.batch_lm("power", starts, X, np.log(L), bounds)
     best = np.argmin(f)
     assert conv.mean() > 0.9

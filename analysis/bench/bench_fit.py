@@ -64,9 +64,9 @@ def reference_loop(N, D, L, options=optim.LBFGS_OPTIONS):
 
     X = optim.design("chinchilla", N, D)
     logL = np.log(L)
-    bounds = [tuple(b) for b in forms.LAW_SPECS["chinchilla"]["bounds"]]
+    bounds = [tuple(b) for b in forms.CHINCHILLA.bounds]
     best = (np.inf, None)
-    for start in forms.start_grid("chinchilla"):
+    for start in forms.CHINCHILLA.start_grid():
         res = minimize(optim._f_and_grad, start, args=("chinchilla", X, logL, None,
                                                        optim.HUBER_DELTA),
                        jac=True, method="L-BFGS-B", bounds=bounds, options=options)

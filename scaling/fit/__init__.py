@@ -10,7 +10,7 @@ command pays only for the fits it runs.
 
 import importlib
 
-from . import forms, optim
+from . import forms
 from .forms import chinchilla, chinchilla_invert, power, power_invert, sigmoid_log
 
 #: Public name → the submodule that defines it (imported on first access).
@@ -27,6 +27,8 @@ _LAZY = {
 
 
 def __getattr__(name: str):
+    if name == "optim":  # the solver (it loads scipy.optimize): a submodule on first use
+        return importlib.import_module(".optim", __name__)
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)

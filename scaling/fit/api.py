@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..tables import law_columns
 from .data import load_law_table, select_points
-from .laws import FitError, LawResult, fit_law
+from .laws import FitError, LawResult, fit_law, form_of
 
 
 def fit_law_frame(frame: pd.DataFrame, form: str = "chinchilla", bootstrap: int = 0,
@@ -28,7 +28,8 @@ def fit_law_frame(frame: pd.DataFrame, form: str = "chinchilla", bootstrap: int 
     read the fit from the disk cache when the same one was done (:mod:`scaling.fit.cache`);
     None: as the caller's context says (on inside the prediction layer's commands).
     """
-    df = law_columns(frame, need_params=form == "chinchilla")
+    lf = form_of(form)
+    df = law_columns(frame, need_params=lf.uses_size)
     if "recipe" in df.columns:
         recipes = sorted(df["recipe"].astype(str).unique())
         if recipe is not None:
@@ -42,13 +43,13 @@ def fit_law_frame(frame: pd.DataFrame, form: str = "chinchilla", bootstrap: int 
             recipe = recipes[0]
     if "run" not in df.columns:
         df = df.assign(run=[f"row{i}" for i in range(len(df))])
-    need = ["tokens", "loss"] + (["params"] if form == "chinchilla" else [])
+    need = ["tokens", "loss"] + (["params"] if lf.uses_size else [])
     nan = df[need].isna().any(axis=1)
     notes = []
     if nan.any():
         notes.append(f"{int(nan.sum())} rows with missing {'/'.join(need)} dropped")
         df = df[~nan]
-    if form == "power" and "params" in df.columns and df["params"].nunique() > 1:
+    if not lf.uses_size and "params" in df.columns and df["params"].nunique() > 1:
         notes.append(f"the points come from {df['params'].nunique()} model sizes but the power "
                      "form ignores N; fit one size, or use the chinchilla form")
     sel = select_points(df, points, min_tokens)
@@ -86,7 +87,7 @@ def fit_law_path(path: str | os.PathLike, form: str = "chinchilla", domain: str 
     Returns ``{recipe: LawResult}``: one entry per recipe, or only ``recipe`` when given.
     A store's default domain is its only val_loss domain, else ``prose``.
     """
-    df, info = load_law_table(path, domain=domain, need_params=form == "chinchilla",
+    df, info = load_law_table(path, domain=domain, need_params=form_of(form).uses_size,
                               drop_bad_rows=drop_bad_rows)
     fits = fit_law_recipes(df, None if recipe is None else [recipe], form=form, **kw)
     for r in fits.values():
@@ -108,7 +109,7 @@ def law_predict_table(fits: dict[str, LawResult], X: pd.DataFrame) -> pd.DataFra
     With several recipes X needs a ``recipe`` column saying which law applies to a row.
     """
     first = next(iter(fits.values()))
-    cols = law_columns(X, need_loss=False, need_params=first.form == "chinchilla",
+    cols = law_columns(X, need_loss=False, need_params=first.law_form.uses_size,
                        source="the --predict table")
     pred = pd.Series(float("nan"), index=X.index)
     lo, hi = pred.copy(), pred.copy()
@@ -125,8 +126,7 @@ def law_predict_table(fits: dict[str, LawResult], X: pd.DataFrame) -> pd.DataFra
         if len(rows) == 0:
             continue
         sub = cols.loc[rows]
-        args = (sub["params"].to_numpy(float), sub["tokens"].to_numpy(float)) \
-            if fit.form == "chinchilla" else (sub["tokens"].to_numpy(float),)
+        args = tuple(sub[c].to_numpy(float) for c in fit.law_form.columns)
         pred.loc[rows] = fit.predict(*args)
         l_, h_ = fit.predict_interval(*args)
         lo.loc[rows], hi.loc[rows] = l_, h_

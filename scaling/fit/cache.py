@@ -109,7 +109,7 @@ def load(path: Path) -> laws.LawResult | None:
         with np.load(path, allow_pickle=False) as z:
             a = {k: z[k] for k in z.files}
         meta = json.loads(str(a["meta"]))
-        names = list(forms.LAW_SPECS[meta["form"]]["names"])
+        names = list(forms.law_form(meta["form"]).names)
         p = a["params"]
         params = pd.DataFrame({"name": names, "value": p[:, 0], "stderr": p[:, 1],
                                "ci_low": p[:, 2], "ci_high": p[:, 3]})

@@ -396,7 +396,7 @@ def _base_starts(layout: _Layout, data: _Data, k: int = 24) -> np.ndarray:
 
 def _grid_starts(layout: _Layout) -> np.ndarray:
     """The Besiroglu et al. grid of (e, a, b, alpha, beta), every recipe at k = 1."""
-    grid = forms.start_grid("chinchilla")  # columns e, a, b, alpha, beta
+    grid = forms.CHINCHILLA.start_grid()  # columns e, a, b, alpha, beta
     th = np.zeros((len(grid), len(layout.names)))
     for j, n in enumerate(("e", "a", "b", "alpha", "beta")):
         th[:, layout.index[n]] = grid[:, j]

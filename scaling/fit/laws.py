@@ -31,13 +31,18 @@ from ..jsonsafe import finite_or_none as _f
 from ..tables import law_columns
 from . import forms, optim
 
-FORMS = ("chinchilla", "power")
-#: Position of e = log E among each form's internal parameters.
-LAW_INTERNAL_E = {f: forms.LAW_SPECS[f]["internal"].index("e") for f in FORMS}
+FORMS = tuple(forms.LAW_FORMS)
 
 
 class FitError(ScalingError, ValueError):
     """The data cannot support the fit asked for (too few points, bad values, ...)."""
+
+
+def form_of(form: str) -> forms.LawForm:
+    """The :class:`~scaling.fit.forms.LawForm` named ``form``; :class:`FitError` if unknown."""
+    if form not in FORMS:
+        raise FitError(f"unknown form {form!r}; known: {', '.join(FORMS)}")
+    return forms.LAW_FORMS[form]
 
 
 def _z(level: float) -> float:
@@ -81,8 +86,13 @@ class LawResult:
 
     # -- values ----------------------------------------------------------------------
     @property
+    def law_form(self) -> forms.LawForm:
+        """The form's object: names, bounds, evaluation, inversion, floor."""
+        return forms.law_form(self.form)
+
+    @property
     def names(self) -> tuple[str, ...]:
-        return forms.LAW_SPECS[self.form]["names"]
+        return self.law_form.names
 
     @property
     def values(self) -> dict[str, float]:
@@ -91,15 +101,15 @@ class LawResult:
     # -- parameters at the search bounds -------------------------------------------------
     def _internal(self, name: str, x: float) -> float:
         """A natural value on the fitted scale (ln E, ln A, ln B; exponents as they are)."""
-        spec = forms.LAW_SPECS[self.form]
-        if spec["internal"][spec["names"].index(name)] in ("e", "a", "b"):
+        lf = self.law_form
+        if lf.internal[lf.names.index(name)] in ("e", "a", "b"):
             return float(np.log(x)) if x > 0 else -np.inf
         return float(x)
 
     def _bound_state(self, name: str) -> tuple[str | None, str]:
-        spec = forms.LAW_SPECS[self.form]
-        k = spec["names"].index(name)
-        lb, ub = spec["bounds"][k]
+        lf = self.law_form
+        k = lf.names.index(name)
+        lb, ub = lf.bounds[k]
         span = ub - lb
         t = float(self.theta[k])
         at = "lower" if t - lb < 1e-6 * span else ("upper" if ub - t < 1e-6 * span else None)
@@ -118,7 +128,7 @@ class LawResult:
     @property
     def at_bound(self) -> dict[str, str]:
         """``{name: "lower" | "upper"}`` for every parameter whose estimate sits at a bound of
-        the search (:data:`scaling.fit.forms.LAW_SPECS`): the data do not pin it down."""
+        the search (:attr:`scaling.fit.forms.LawForm.bounds`): the data do not pin it down."""
         return {k: at for k in self.names if (at := self._bound_state(k)[0])}
 
     @property
@@ -153,10 +163,11 @@ class LawResult:
 
     def _xy(self, x: tuple) -> tuple[np.ndarray | None, np.ndarray]:
         if len(x) == 1 and isinstance(x[0], pd.DataFrame):
-            df = law_columns(x[0], need_loss=False, need_params=self.form == "chinchilla")
-            return (df["params"].to_numpy(float) if self.form == "chinchilla" else None,
+            sized = self.law_form.uses_size
+            df = law_columns(x[0], need_loss=False, need_params=sized)
+            return (df["params"].to_numpy(float) if sized else None,
                     df["tokens"].to_numpy(float))
-        if self.form == "chinchilla":
+        if self.law_form.uses_size:
             if len(x) != 2:
                 raise TypeError("chinchilla predict takes (N, D) or a frame with params, tokens")
             return np.asarray(x[0], float), np.asarray(x[1], float)
@@ -164,15 +175,10 @@ class LawResult:
             raise TypeError("power predict takes (D) or a frame with a tokens column")
         return None, np.asarray(x[0], float)
 
-    def _eval(self, p: dict, N, D):
-        if self.form == "chinchilla":
-            return forms.chinchilla(N, D, p["E"], p["A"], p["B"], p["alpha"], p["beta"])
-        return forms.power(D, p["E"], p["B"], p["beta"])
-
     def predict(self, *x) -> np.ndarray:
         """Loss at ``(N, D)`` (chinchilla) or ``D`` (power), or at the rows of a frame."""
         N, D = self._xy(x)
-        return self._eval(self.values, N, D)
+        return self.law_form.loss(self.values, N, D)
 
     def samples(self) -> dict[str, np.ndarray]:
         """Bootstrap samples as column vectors ``[B, 1]`` (broadcast against inputs)."""
@@ -194,7 +200,7 @@ class LawResult:
             s = self.samples()
             Nf = None if N is None else np.broadcast_to(N, shape).ravel()[None, :]
             Df = np.broadcast_to(D, shape).ravel()[None, :]
-            pred = self._eval(s, Nf, Df)
+            pred = self.law_form.loss(s, Nf, Df)
             lo, hi = np.nanquantile(pred, [(1 - level) / 2, (1 + level) / 2], axis=0)
             return lo.reshape(shape), hi.reshape(shape)
         mid = self.predict(*x)
@@ -215,12 +221,7 @@ class LawResult:
         Closed form ``D = (B / (L − E − A/N^α))^(1/β)``; ``inf`` where ``L`` is below the
         reachable floor. Vectorised over ``L`` and ``N``.
         """
-        p = self.values
-        if self.form == "chinchilla":
-            if N is None:
-                raise TypeError("chinchilla invert needs N")
-            return forms.chinchilla_invert(L, N, p["E"], p["A"], p["B"], p["alpha"], p["beta"])
-        return forms.power_invert(L, p["E"], p["B"], p["beta"])
+        return self.law_form.invert(self.values, L, N)
 
     def invert_samples(self, L, N=None) -> np.ndarray:
         """:meth:`invert` for every bootstrap sample: array ``[B, *broadcast(L, N)]``."""
@@ -228,13 +229,8 @@ class LawResult:
         L = np.asarray(L, float)
         shape = np.broadcast_shapes(L.shape, () if N is None else np.shape(N))
         Lf = np.broadcast_to(L, shape).ravel()[None, :]
-        if self.form == "chinchilla":
-            if N is None:
-                raise TypeError("chinchilla invert needs N")
-            Nf = np.broadcast_to(np.asarray(N, float), shape).ravel()[None, :]
-            out = forms.chinchilla_invert(Lf, Nf, s["E"], s["A"], s["B"], s["alpha"], s["beta"])
-        else:
-            out = forms.power_invert(Lf, s["E"], s["B"], s["beta"])
+        Nf = None if N is None else np.broadcast_to(np.asarray(N, float), shape).ravel()[None, :]
+        out = self.law_form.invert(s, Lf, Nf)
         return out.reshape((len(self.bootstrap),) + shape)
 
     # -- reporting -------------------------------------------------------------------
@@ -274,7 +270,7 @@ class LawResult:
             lines.append(f"{r.name:>6} {r.value:12.5g} {r.stderr:10.3g}   "
                          f"{self.interval_text(r.name, 5)}"
                          + (f"   (at {at} bound)" if at and kind != "unbounded" else ""))
-        if self.form == "chinchilla":
+        if self.law_form.uses_size:
             lines.append(f"corr(alpha, beta) = {self.correlation.loc['alpha', 'beta']:+.2f}")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -284,11 +280,10 @@ class LawResult:
 
 
 def _check_inputs(form, N, D, L, runs):
-    if form not in FORMS:
-        raise FitError(f"unknown form {form!r}; known: {', '.join(FORMS)}")
+    sized = form_of(form).uses_size
     D = np.asarray(D, float).ravel()
     L = np.asarray(L, float).ravel()
-    N = np.ones_like(D) if (form == "power" and N is None) else np.asarray(N, float).ravel()
+    N = np.ones_like(D) if (not sized and N is None) else np.asarray(N, float).ravel()
     if not (len(N) == len(D) == len(L)):
         raise FitError(f"N, D and L must have the same length (got {len(N)}, {len(D)}, {len(L)})")
     runs = (np.arange(len(D)).astype(str) if runs is None
@@ -306,11 +301,11 @@ def _check_inputs(form, N, D, L, runs):
             rows = ", ".join(map(str, np.flatnonzero(bad)[:8]))
             raise FitError(f"{name} must be finite and > 0; points {rows} are not "
                            "(drop them or fix the table)")
-    n_par = len(forms.LAW_SPECS[form]["names"])
+    n_par = len(form_of(form).names)
     if len(L) <= n_par:
         raise FitError(f"the {form} law has {n_par} parameters but only {len(L)} points were "
                        f"given; need at least {n_par + 1}")
-    if form == "chinchilla" and len(np.unique(N)) < 2:
+    if sized and len(np.unique(N)) < 2:
         raise FitError("a chinchilla fit needs at least 2 model sizes (A and E cannot be told "
                        "apart from one); use form='power' (--form power) for one size")
     if len(np.unique(D)) < 3:
@@ -332,7 +327,7 @@ def _stretch(form: str, theta: np.ndarray, boot: np.ndarray, c: float,
     loss. On the log scale an estimate at E's lower bound (e = −10, "E not identified") would
     turn a resample's E = 0.45 into 7.7, a law above every observed loss."""
     out = theta + c * (boot - theta)
-    k = LAW_INTERNAL_E[form]
+    k = form_of(form).e_index
     E0, Eb = np.exp(theta[k]), np.exp(boot[:, k])
     out[:, k] = np.log(np.maximum(E0 + c * (Eb - E0), np.exp(bounds[k][0])))
     return out
@@ -367,11 +362,11 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
     LawResult
     """
     N, D, L, runs, warnings = _check_inputs(form, N, D, L, runs)
-    spec = forms.LAW_SPECS[form]
-    bounds = np.array(spec["bounds"], float)
+    lf = form_of(form)
+    bounds = np.array(lf.bounds, float)
     X = optim.design(form, N, D)
     logL = np.log(L)
-    theta, fbest, info = optim.multistart(form, forms.start_grid(form), X, logL, bounds,
+    theta, fbest, info = optim.multistart(form, lf.start_grid(), X, logL, bounds,
                                           delta=delta)
     res = info["result"]
     P = len(theta)
@@ -392,7 +387,7 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
                (np.abs(theta - bounds[:, 1]) < 1e-6 * span)
     for k in np.flatnonzero(at_bound):
         warnings.append(
-            f"{spec['names'][k]} sits at its bound ({spec['internal'][k]} in "
+            f"{lf.names[k]} sits at its bound ({lf.internal[k]} in "
             f"[{bounds[k, 0]:g}, {bounds[k, 1]:g}]); the data do not pin it down")
     # L-BFGS-B often ends with a line-search "abnormal" at a Huber optimum (the objective is
     # only C1); the batched LM's own stopping rule (no further decrease) then decides.
@@ -429,12 +424,12 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
             boot_internal = _stretch(form, theta, boot_internal, np.sqrt(G / (G - P)),
                                      bounds)
 
-    names = spec["names"]
-    nat = forms.to_natural(form, theta)
+    names = lf.names
+    nat = lf.to_natural(theta)
     values = np.array([float(nat[k]) for k in names])
     a = (1 - level) / 2
     if boot_internal is not None:
-        bn = forms.to_natural(form, boot_internal)
+        bn = lf.to_natural(boot_internal)
         boot = pd.DataFrame({k: bn[k] for k in names})
         stderr = boot.std(ddof=1).to_numpy()
         lo = boot.quantile(a).to_numpy()
@@ -446,7 +441,7 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         se_int = np.sqrt(np.clip(np.diag(cov), 0, None))
         z = _z(level)
         lo_i, hi_i = theta - z * se_int, theta + z * se_int
-        is_log = np.array([n in ("e", "a", "b") for n in spec["internal"]])
+        is_log = np.array([n in ("e", "a", "b") for n in lf.internal])
         stderr = np.where(is_log, values * se_int, se_int)
         with np.errstate(over="ignore"):  # an unbounded interval is inf, said as such
             lo = np.where(is_log, np.exp(lo_i), lo_i)
@@ -454,7 +449,7 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         corr = _correlation(cov)
     corr = pd.DataFrame(np.nan_to_num(corr, nan=0.0), index=list(names), columns=list(names))
 
-    if form == "chinchilla":
+    if lf.uses_size:
         design_corr = np.corrcoef(X[:, 0], X[:, 1])[0, 1] if np.std(X[:, 0]) > 0 and \
             np.std(X[:, 1]) > 0 else 0.0
         rho = float(corr.loc["alpha", "beta"])

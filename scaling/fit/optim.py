@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize  # at import: a forked worker (workers.pmap) inherits it
 
+from .forms import law_form
+
 HUBER_DELTA = 1e-3
 
 
@@ -34,22 +36,17 @@ def huber(r: np.ndarray, delta: float = HUBER_DELTA) -> np.ndarray:
 
 
 def design(form: str, N: np.ndarray | None, D: np.ndarray) -> np.ndarray:
-    """Log covariates ``[n, 2]`` (ln N, ln D); ``ln N = 0`` for the ``power`` form."""
-    lD = np.log(np.asarray(D, float))
-    lN = np.zeros_like(lD) if form == "power" else np.log(np.asarray(N, float))
-    return np.stack([lN, lD], axis=1)
+    """Log covariates ``[n, 2]`` (ln N, ln D) of ``form`` (:meth:`forms.LawForm.design`)."""
+    return law_form(form).design(N, D)
 
 
 def residuals_jacobian(form: str, theta: np.ndarray, X: np.ndarray, logL: np.ndarray,
                        need_jac: bool = True):
     """Residuals ``[S, n]`` and Jacobian ``[S, n, P]`` for parameter rows ``theta [S, P]``."""
-    lN, lD = X[:, 0], X[:, 1]
-    if form == "chinchilla":
-        e, a, b, al, be = (theta[:, k:k + 1] for k in range(5))
-        t = (a - al * lN, b - be * lD, np.broadcast_to(e, (theta.shape[0], len(lN))))
-    else:
-        e, b, be = (theta[:, k:k + 1] for k in range(3))
-        t = (b - be * lD, np.broadcast_to(e, (theta.shape[0], len(lD))))
+    lf = law_form(form)
+    e = theta[:, lf.e_index:lf.e_index + 1]
+    t = [theta[:, ci:ci + 1] - theta[:, ei:ei + 1] * X[:, c] for ci, ei, c in lf.terms]
+    t.append(np.broadcast_to(e, (theta.shape[0], len(X))))
     m = t[0]
     for tk in t[1:]:
         m = np.maximum(m, tk)
@@ -61,10 +58,11 @@ def residuals_jacobian(form: str, theta: np.ndarray, X: np.ndarray, logL: np.nda
     if not need_jac:
         return r, None
     s = [ek / z for ek in ex]
-    if form == "chinchilla":
-        J = np.stack([s[2], s[0], s[1], -s[0] * lN, -s[1] * lD], axis=-1)
-    else:
-        J = np.stack([s[1], s[0], -s[0] * lD], axis=-1)
+    J = np.empty(r.shape + (theta.shape[1],))
+    J[..., lf.e_index] = s[-1]
+    for k, (ci, ei, c) in enumerate(lf.terms):
+        J[..., ci] = s[k]
+        J[..., ei] = -s[k] * X[:, c]
     return r, J
 
 
@@ -75,11 +73,6 @@ def objective(form: str, theta: np.ndarray, X: np.ndarray, logL: np.ndarray,
     h = huber(r, delta)
     return (h if weights is None else h * weights).sum(axis=1)
 
-
-#: Structure of each form for the batched solver: its power terms as (coefficient index,
-#: exponent index, covariate column of :func:`design`), then the index of ``e``. The log-sum-
-#: exp runs over the power terms and ``e`` (last).
-_TERMS = {"chinchilla": (((1, 3, 0), (2, 4, 1)), 0), "power": (((1, 2, 1),), 0)}
 
 
 class _Structure:
@@ -93,7 +86,8 @@ class _Structure:
     """
 
     def __init__(self, form: str, X: np.ndarray):
-        terms, e_idx = _TERMS[form]
+        lf = law_form(form)  # its power terms; the log-sum-exp runs over them and e (last)
+        terms, e_idx = lf.terms, lf.e_index
         self.terms, self.e_idx = terms, e_idx
         T = len(terms) + 1
         self.P = 1 + 2 * len(terms)

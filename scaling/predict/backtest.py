@@ -57,7 +57,6 @@ from .joint import fit_pair, joint_available, joint_prediction
 from .savings import (
     WIDEN_C,
     _Fits,
-    _loss,
     fit_recipe,
     pair_savings,
     procedural_share,
@@ -279,12 +278,12 @@ def _loss_cases(rest: Grid, law, r: str, pts, N_h: float, d_N: float, level: flo
     if not np.isfinite(drift):
         top = rest.sizes(r)
         span = np.log(top[-1] / top[0])
-        drift = float(np.std(np.log(_loss(law, sm, top[-1], ratio * top[-1]))) / span)
+        drift = float(np.std(np.log(law.law_form.loss(sm, top[-1], ratio * top[-1]))) / span)
     tau = WIDEN_C * drift * d_N
     cases = []
     for p in pts.itertuples():
         pred = float(law.predict(N_h, p.tokens))
-        s = np.asarray(_loss(law, sm, N_h, p.tokens), float).ravel()
+        s = np.asarray(law.law_form.loss(sm, N_h, p.tokens), float).ravel()
         s = s * np.exp(np.hypot(sigma, tau) * rng.standard_normal(s.size))
         lo, hi = quantiles(s, level)
         cases.append({"kind": "loss", "recipe": r, "run": p.run, "size": N_h,

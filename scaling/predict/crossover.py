@@ -39,7 +39,7 @@ def savings_curve(grid: Grid, recipe: str, baseline: str, sizes, tokens_per_para
     ``(n,)``) and the paired bootstrap samples (shape ``(n, B)``), through the same fits as
     :func:`~scaling.predict.predict_savings` (cached on the grid)."""
     fits = choose_fits(grid, recipe, baseline, bootstrap, seed, level)
-    if fits.form != "chinchilla":
+    if not fits.law_form.uses_size:
         raise PredictError(f"{recipe} or {baseline} has runs at one size only: no trend across "
                            "sizes, so no crossover; add runs at other sizes")
     point, samples = [], []

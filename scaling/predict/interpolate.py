@@ -119,7 +119,7 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
     answers = []
     for name, _ in cands:
         fits = choose_fits(grid, name, baseline, bootstrap, seed, level, size)
-        N = fits.size if fits.form == "power" else size
+        N = size if fits.law_form.uses_size else fits.size
         # procedural tokens are counted here and the target's own share removed below
         answers.append(savings_at(grid, name, baseline, N, _tokens(tokens, N), True,
                                   bootstrap, level, seed, widen, fits=fits))

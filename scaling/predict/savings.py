@@ -105,22 +105,6 @@ def fit_recipe(grid: Grid, recipe: str, form: str = "chinchilla", bootstrap: int
     return res
 
 
-def _loss(law: LawResult, p: dict, N, D):
-    if law.form == "chinchilla":
-        return forms.chinchilla(N, D, p["E"], p["A"], p["B"], p["alpha"], p["beta"])
-    return forms.power(D, p["E"], p["B"], p["beta"])
-
-
-def _invert(law: LawResult, p: dict, L, N):
-    if law.form == "chinchilla":
-        return forms.chinchilla_invert(L, N, p["E"], p["A"], p["B"], p["alpha"], p["beta"])
-    return forms.power_invert(L, p["E"], p["B"], p["beta"])
-
-
-def _floor(law: LawResult, p: dict, N):
-    return p["E"] + (p["A"] * N ** (-p["alpha"]) if law.form == "chinchilla" else 0.0)
-
-
 def procedural_share(recipe: str) -> float:
     """Fraction of a recipe's tokens drawn from procedural domains over its whole schedule
     (``f`` for ``prose=1;front=dyck:f``); 0 for names that are not ``--mix`` strings."""
@@ -154,8 +138,9 @@ def pair_savings(law_b: LawResult, law_r: LawResult, N: float, D_b: float,
     """:math:`s = D_r(1-π_r)/(D_b(1-π_b))` from two fitted laws, pairing bootstrap samples."""
     pb, pr = law_b.values, law_r.values
     scale = (1.0 - share_r) / (D_b * (1.0 - share_b))
-    Lb = float(_loss(law_b, pb, N, D_b))
-    Dr = float(_invert(law_r, pr, Lb, N))
+    fb, fr = law_b.law_form, law_r.law_form
+    Lb = float(fb.loss(pb, N, D_b))
+    Dr = float(fr.invert(pr, Lb, N))
     empty = np.array([])
     Lb_s = Lr_s = s_s = empty
     if law_b.bootstrap is not None and law_r.bootstrap is not None:
@@ -163,13 +148,13 @@ def pair_savings(law_b: LawResult, law_r: LawResult, N: float, D_b: float,
         k = min(len(sb["E"]), len(sr["E"]))
         sb = {n: v[:k] for n, v in sb.items()}
         sr = {n: v[:k] for n, v in sr.items()}
-        Lb_s = np.asarray(_loss(law_b, sb, N, D_b), float).reshape(-1)
-        Lr_s = np.asarray(_loss(law_r, sr, N, D_b), float).reshape(-1)
-        s_s = np.asarray(_invert(law_r, sr, Lb_s[:, None], N), float).reshape(-1) * scale
+        Lb_s = np.asarray(fb.loss(sb, N, D_b), float).reshape(-1)
+        Lr_s = np.asarray(fr.loss(sr, N, D_b), float).reshape(-1)
+        s_s = np.asarray(fr.invert(sr, Lb_s[:, None], N), float).reshape(-1) * scale
     return PairSavings(s=Dr * scale, samples=s_s, loss_baseline=Lb,
-                       loss_recipe=float(_loss(law_r, pr, N, D_b)), loss_baseline_samples=Lb_s,
+                       loss_recipe=float(fr.loss(pr, N, D_b)), loss_baseline_samples=Lb_s,
                        loss_recipe_samples=Lr_s, tokens_recipe=Dr,
-                       floor_recipe=float(_floor(law_r, pr, N)))
+                       floor_recipe=float(fr.floor(pr, N)))
 
 
 def quantiles(samples: np.ndarray, level: float) -> tuple[float, float]:
@@ -193,6 +178,10 @@ class _Fits:
     baseline: LawResult
     recipe: LawResult
     size: float | None  # the one size of power-law fits
+
+    @property
+    def law_form(self) -> forms.LawForm:
+        return forms.law_form(self.form)
 
 
 def choose_fits(grid: Grid, recipe: str, baseline: str, bootstrap: int, seed: int,
@@ -285,7 +274,7 @@ def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: floa
     fits = fits or choose_fits(grid, recipe, baseline, bootstrap, seed, level, size)
     N = float(size)
     sizes = np.intersect1d(grid.sizes(recipe), grid.sizes(baseline))
-    if fits.form == "power":
+    if not fits.law_form.uses_size:
         if not np.isclose(N, fits.size, rtol=1e-9):
             warnings.append(f"{recipe if len(grid.sizes(recipe)) < 2 else baseline} has runs at "
                             f"one model size only: the savings are computed at "
@@ -318,7 +307,7 @@ def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: floa
     # -- widening beyond the grid's sizes
     samples = pair.samples.copy()
     Lb_s, Lr_s = pair.loss_baseline_samples.copy(), pair.loss_recipe_samples.copy()
-    if widen and d_N > 0 and fits.form == "chinchilla" and samples.size:
+    if widen and d_N > 0 and fits.law_form.uses_size and samples.size:
         n_max = float(sizes[-1])
         ratio = float(np.clip(D_b / N, rlo, rhi))
         at_max = pair_savings(fits.baseline, fits.recipe, n_max, ratio * n_max, share_r,
@@ -467,9 +456,9 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
             raise PredictError(f"the joint law cannot answer for {r} vs {b}: {why}; use "
                                "--method independent")
         fits = choose_fits(grid, r, b, bootstrap, seed, level, N)
-        if fits.form == "power":
+        if not fits.law_form.uses_size:
             N = fits.size if size is None else N
-        D_b = _tokens(tokens, fits.size if fits.form == "power" else N)
+        D_b = _tokens(tokens, N if fits.law_form.uses_size else fits.size)
         out = savings_at(grid, r, b, N, D_b, count_procedural, bootstrap, level, seed, widen,
                          fits=fits)
     if tokens is None:

@@ -28,7 +28,7 @@ from ..errors import ScalingError
 from ..units import format_count
 from ..workers import pmap
 from .grid import Grid, one_blas_thread
-from .savings import _Fits, _loss, choose_fits, fit_recipe, savings_at
+from .savings import _Fits, choose_fits, fit_recipe, savings_at
 
 
 @dataclass
@@ -94,7 +94,7 @@ def suggest_run(grid: Grid, recipe: str, baseline: str, size: float, tokens: flo
     def answer(g, changed=None):
         fits = base
         if changed is not None:
-            if base.form == "chinchilla":  # refit only the recipe that got the extra run
+            if base.law_form.uses_size:  # refit only the recipe that got the extra run
                 law = fit_recipe(g, changed, "chinchilla", bootstrap,
                                  seed + (changed == recipe != baseline), level)
                 fits = _Fits("chinchilla", law if changed == baseline else base.baseline,
@@ -119,7 +119,7 @@ def suggest_run(grid: Grid, recipe: str, baseline: str, size: float, tokens: flo
         if r not in laws:
             law = base.recipe if r == recipe else base.baseline
             d = law.data
-            args = (d["params"], d["tokens"]) if law.form == "chinchilla" else (d["tokens"],)
+            args = tuple(d[c] for c in law.law_form.columns)
             resid = np.log(d["loss"]) - np.log(law.predict(*args))
             laws[r] = (law, float(np.sqrt(np.mean(resid ** 2))))
         law, sigma = laws[r]
@@ -127,7 +127,7 @@ def suggest_run(grid: Grid, recipe: str, baseline: str, size: float, tokens: flo
         for j in range(n_sim):
             i = int(rng.integers(len(sm["E"])))
             p = {k: float(v[i, 0]) for k, v in sm.items()}
-            mean = float(_loss(law, p, c["size"], c["tokens"]))
+            mean = float(law.law_form.loss(p, c["size"], c["tokens"]))
             loss = mean * float(np.exp(sigma * rng.standard_normal()))
             run = f"suggest-{c['kind']}-{j}"
             sims.append((ci, r, pd.DataFrame({"run": [run], "recipe": [r],

@@ -156,7 +156,7 @@ class ReportContext:
             else list(sizes)
         rows = []
         for r in self.savings:
-            if self.fits[r].form != "chinchilla":
+            if not self.fits[r].law_form.uses_size:
                 continue
             for n in grid_n:
                 p = predict_savings(self.grid, r, baseline=self.baseline, size=float(n),

@@ -17,7 +17,7 @@ def law_fit_page(ctx: ReportContext) -> list:
     laws = ctx.laws
     b = ctx.baseline if ctx.baseline in laws else next(iter(laws))
     law = laws[b]
-    if law.form != "chinchilla":
+    if not law.law_form.uses_size:
         raise Missing(f"an L(N, D) fit needs runs at ≥ 2 model sizes; the grid has "
                       f"{ctx._sizes_text()} (power laws L(D) per size are used instead, on "
                       "the loss-curve page)")
@@ -58,7 +58,7 @@ def law_fit_page(ctx: ReportContext) -> list:
             cell, bad = _param_cell(lw, c)
             cells.append(cell)
             tint.append("firebrick" if bad else None)
-        rho = float(lw.correlation.loc["alpha", "beta"]) if lw.form == "chinchilla" else None
+        rho = float(lw.correlation.loc["alpha", "beta"]) if lw.law_form.uses_size else None
         cells.append("–" if rho is None else f"{rho:+.2f}")
         tint.append("firebrick" if rho is not None and abs(rho) > 0.9 else None)
         rows.append(cells)

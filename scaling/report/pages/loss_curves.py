@@ -58,9 +58,9 @@ def loss_pages(ctx: ReportContext) -> list:
                 for n in ctx.grid.sizes(r):
                     g = p[np.isclose(p["params"], n)]
                     d = np.geomspace(g["tokens"].min() / 1.5, g["tokens"].max() * 1.5, 50)
-                    y = law.predict(np.full_like(d, n), d) if law.form == "chinchilla" else \
-                        law.predict(d)
-                    if law.form == "power" and not np.isclose(n, ctx.fits[r].size or n):
+                    sized = law.law_form.uses_size
+                    y = law.predict(np.full_like(d, n), d) if sized else law.predict(d)
+                    if not sized and not np.isclose(n, ctx.fits[r].size or n):
                         continue
                     ax.plot(d, y, "--", color=sc.get(float(n), "0.5"), lw=1.0)
                     drawn.append(y[np.isfinite(y)])
