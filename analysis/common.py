@@ -157,27 +157,20 @@ class Context:
 
 
 def switch_tokens(run_dir: Path) -> float:
-    """Tokens a run spent before its task: the procedural stage of a ``front=…`` recipe.
-
-    The stage ends at the first step whose first token lies at or beyond
-    ``fraction × tokens`` (:meth:`scaling.data.stream.DataStream.step_of`), so the switch
-    falls at ``ceil(fraction · tokens / tokens_per_step) · tokens_per_step`` with
-    ``tokens_per_step = batch_size · seq_len`` (one process, as the CPU grids run). 0 for a
-    run without a front phase or without the fields to say (config.json written by hand)."""
-    import json
-    import math
+    """Tokens a run spent before its task: the procedural stage of a ``front=…`` recipe, i.e.
+    where its base mixture's data starts (:func:`scaling.fit.data.skill_start`). 0 for a run
+    without a front phase or without the fields to say (config.json written by hand)."""
+    from scaling.errors import ScalingError
+    from scaling.fit.data import skill_start
+    from scaling.recipe import parse_recipe
+    from scaling.store import RunDir
 
     try:
-        cfg = json.loads((Path(run_dir) / "config.json").read_text())
-        front = (cfg.get("recipe_spec") or {}).get("front")
-        if not front:
-            return 0.0
-        data = cfg["data"]
-        per_step = int(data["batch_size"]) * int(data["seq_len"])
-        step = math.ceil(float(front["fraction"]) * float(data["tokens"]) / per_step - 1e-12)
-        return float(step * per_step)
-    except (OSError, ValueError, KeyError, TypeError):
+        cfg = RunDir(run_dir).read_config() or {}
+        base = parse_recipe(cfg.get("recipe_spec") or cfg["recipe"]).base
+    except (ScalingError, KeyError, TypeError, ValueError):
         return 0.0
+    return max(skill_start(cfg, d) for d, _ in base)
 
 
 def run_width(run_dir: Path) -> float:

@@ -64,7 +64,7 @@ def render(results: dict, runs: str, targets: str | None) -> str:
         head.append(f"Skills (studies 1, 5, 6) are measured on `{skills}`: skills trained as "
                     "tasks and scored on 256 held-out items at 30 evaluations per run, built by "
                     f"`scaling grid runs/grids/skills.toml --out {skills} --jobs 2` (2-layer "
-                    "models of width 16–128, 1.5M–4M tokens; metrics only).\n")
+                    "models of width 16–128, 1.5M–12M tokens; metrics only).\n")
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         head.append(notes.read_text())

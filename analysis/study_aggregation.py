@@ -6,7 +6,7 @@ data exponent :math:`\beta = \alpha/(\alpha+1)`.
 
 Ours (the skills store, ``runs/skills``): a mixture of ten skill tasks with Zipfian weights
 (:math:`p_k \propto 1/k`, 0.7 in all) and prose (0.3), at widths 64 and 128, one seed each,
-4M tokens, 256 held-out items per skill at each of 41 evaluations. For each run:
+12M tokens, 256 held-out items per skill at each of 40 evaluations. For each run:
 
 - every skill's exact-match curve classed *grokked / not yet / never*
   (:func:`scaling.fit.fit_grok`, resolution 1/256);
