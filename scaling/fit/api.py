@@ -19,7 +19,7 @@ from .laws import FitError, LawResult, fit_law, form_of
 def fit_law_frame(frame: pd.DataFrame, form: str = "chinchilla", bootstrap: int = 0,
                   seed: int = 0, points: str = "final", min_tokens: float | None = None,
                   level: float = 0.9, recipe: str | None = None,
-                  cache: bool | None = None) -> LawResult:
+                  cache: bool | None = None, starts=None) -> LawResult:
     """Fit one law to a ``params, tokens, loss[, run, recipe, branch]`` frame.
 
     Aliases ``N``/``D`` are accepted. Points are chosen by :func:`select_points`
@@ -27,6 +27,7 @@ def fit_law_frame(frame: pd.DataFrame, form: str = "chinchilla", bootstrap: int 
     With a ``recipe`` column holding several recipes, ``recipe`` must name one. ``cache``:
     read the fit from the disk cache when the same one was done (:mod:`scaling.fit.cache`);
     None: as the caller's context says (on inside the prediction layer's commands).
+    ``starts``: warm starts instead of the form's grid (:func:`~scaling.fit.laws.fit_law`).
     """
     lf = form_of(form)
     df = law_columns(frame, need_params=lf.uses_size)
@@ -60,7 +61,7 @@ def fit_law_frame(frame: pd.DataFrame, form: str = "chinchilla", bootstrap: int 
         else fit_law
     res = fit(N, sel["tokens"].to_numpy(float), sel["loss"].to_numpy(float),
               runs=sel["run"].astype(str).to_numpy(), form=form, bootstrap=bootstrap,
-              seed=seed, level=level)
+              seed=seed, level=level, starts=starts)
     res.warnings[:0] = notes
     res.meta.update({"recipe": recipe, "points": points if min_tokens is None
                      else f"{points}, tokens >= {min_tokens:g}"})

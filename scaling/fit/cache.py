@@ -39,7 +39,7 @@ def _code_fingerprint() -> bytes:
 
 
 def fit_key(N, D, L, runs, form: str, bootstrap: int, seed: int, level: float,
-            delta: float) -> str:
+            delta: float, starts=None) -> str:
     """Hash of everything :func:`~scaling.fit.laws.fit_law` depends on."""
     h = hashlib.sha256(_code_fingerprint())
     D = np.asarray(D, float).ravel()
@@ -49,6 +49,8 @@ def fit_key(N, D, L, runs, form: str, bootstrap: int, seed: int, level: float,
     h.update("\0".join(map(str, np.asarray(runs).ravel())).encode() if runs is not None
              else b"<none>")
     h.update(repr((form, int(bootstrap or 0), int(seed), float(level), float(delta))).encode())
+    if starts is not None:
+        h.update(b"starts|" + np.ascontiguousarray(starts, float).tobytes())
     return h.hexdigest()[:40]
 
 
@@ -59,16 +61,16 @@ def _root() -> Path:
 
 
 def fit_law_cached(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0,
-                   seed: int = 0, level: float = 0.9,
-                   delta: float = optim.HUBER_DELTA) -> laws.LawResult:
+                   seed: int = 0, level: float = 0.9, delta: float = optim.HUBER_DELTA,
+                   starts=None) -> laws.LawResult:
     """:func:`~scaling.fit.laws.fit_law`, read from the cache when the same fit was done."""
-    key = fit_key(N, D, L, runs, form, bootstrap, seed, level, delta)
+    key = fit_key(N, D, L, runs, form, bootstrap, seed, level, delta, starts)
     path = _root() / f"{key}.npz"
     hit = load(path)
     if hit is not None:
         return hit
     res = laws.fit_law(N, D, L, runs=runs, form=form, bootstrap=bootstrap, seed=seed,
-                       level=level, delta=delta)
+                       level=level, delta=delta, starts=starts)
     save(res, path)
     return res
 

@@ -527,7 +527,9 @@ def _bootstrap(data: _Data, fv: _VariantFit, B: int, seed: int,
         np.add.at(counts, (np.repeat(np.arange(B), len(ids)), draw.ravel()), 1.0)
     W = counts[:, cell]
     st = JointStructure(fv.layout.design(data.ri, np.log(data.N), np.log(data.D), data.lN0))
-    starts0 = fv.optima[:3]
+    # the estimate and distinct other optima (fv.optima repeats the estimate as the LM left it)
+    starts0 = fv.optima[optim.distinct_best(fv.optima, np.arange(len(fv.optima), dtype=float),
+                                            3, tol=1e-2)]
     K = len(starts0)
     th, f, _ = optim.batch_lm_chunked(st, np.tile(starts0, (B, 1)), None, data.logL,
                                       fv.layout.bounds, weights=np.repeat(W, K, axis=0),

@@ -334,7 +334,8 @@ def _stretch(form: str, theta: np.ndarray, boot: np.ndarray, c: float,
 
 
 def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, seed: int = 0,
-            level: float = 0.9, delta: float = optim.HUBER_DELTA) -> LawResult:
+            level: float = 0.9, delta: float = optim.HUBER_DELTA,
+            starts: np.ndarray | None = None) -> LawResult:
     r"""Fit a loss law to points ``(N_i, D_i, L_i)``.
 
     .. math:: \min_\theta \sum_i \mathrm{Huber}_\delta\big(\mathrm{LSE}(a-\alpha\ln N_i,
@@ -356,6 +357,10 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         Coverage of the reported intervals (default 0.9).
     delta : float
         Huber δ on log residuals (1e-3, as in Hoffmann et al.).
+    starts : array ``[S, P]``, optional
+        Internal parameter rows to start from instead of the form's grid: a *refit* of a law
+        on part of its points, warm-started from the full fit (as the joint law's nested
+        backtests do).
 
     Returns
     -------
@@ -366,7 +371,8 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
     bounds = np.array(lf.bounds, float)
     X = optim.design(form, N, D)
     logL = np.log(L)
-    theta, fbest, info = optim.multistart(form, lf.start_grid(), X, logL, bounds,
+    grid = lf.start_grid() if starts is None else np.atleast_2d(np.asarray(starts, float))
+    theta, fbest, info = optim.multistart(form, grid, X, logL, bounds,
                                           delta=delta)
     res = info["result"]
     P = len(theta)
@@ -391,8 +397,9 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
             f"[{bounds[k, 0]:g}, {bounds[k, 1]:g}]); the data do not pin it down")
     # L-BFGS-B often ends with a line-search "abnormal" at a Huber optimum (the objective is
     # only C1); the batched LM's own stopping rule (no further decrease) then decides.
-    if not (res.success or info["converged_lm"][info["best_polished"]]):
-        warnings.append(f"optimiser did not converge ({res.message}); treat the fit as rough")
+    if not (info["converged_lm"][info["best"]] or (res is not None and res.success)):
+        why = "the solver's step limit" if res is None else res.message
+        warnings.append(f"optimiser did not converge ({why}); treat the fit as rough")
 
     # bootstrap over runs, vectorised: multiplicities per point
     boot_internal = None
@@ -406,8 +413,10 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         counts = np.zeros((bootstrap, G))
         np.add.at(counts, (np.repeat(np.arange(bootstrap), G), draws.ravel()), 1.0)
         W = counts[:, inv]  # [B, n]
-        extra = info["theta"][optim.distinct_best(info["theta"], info["f"], 4, tol=1e-2)]
-        starts0 = np.vstack([theta[None, :], extra])[:4]
+        # the estimate and the next distinct optima of the search (the LM's best is usually
+        # the estimate itself, before polishing: one start, not two)
+        cand = np.vstack([theta[None, :], info["theta"]])
+        starts0 = cand[optim.distinct_best(cand, np.r_[fbest, info["f"]], 4, tol=1e-2)]
         K = len(starts0)
         starts = np.tile(starts0, (bootstrap, 1))
         Wrep = np.repeat(W, K, axis=0)

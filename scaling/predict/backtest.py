@@ -169,13 +169,13 @@ def _num(x, sign: str = "") -> str:
 
 def _loss_drift(rest: Grid, recipe: str, ratio: float, full) -> float:
     """Drift of ln L per unit log-size from refitting ``rest`` without its largest size
-    (``full``: the recipe's law on all of ``rest``)."""
+    (``full``: the recipe's law on all of ``rest``, whose estimate starts the refit)."""
     sizes = rest.sizes(recipe)
     if len(sizes) < 3:
         return float("nan")
     n_max, n2 = float(sizes[-1]), float(sizes[-2])
     try:
-        red = fit_recipe(rest.below(n_max), recipe, "chinchilla", 0)
+        red = fit_recipe(rest.below(n_max), recipe, "chinchilla", 0, warm=full)
     except ScalingError:
         return float("nan")
     a, b = full.predict(n_max, ratio * n_max), red.predict(n_max, ratio * n_max)

@@ -75,11 +75,14 @@ __all__ = ["MIN_RUNS", "WIDEN_C", "PredictError", "SavingsPrediction", "predict_
 
 
 def fit_recipe(grid: Grid, recipe: str, form: str = "chinchilla", bootstrap: int = BOOTSTRAP,
-               seed: int = 0, level: float = 0.9, size: float | None = None) -> LawResult:
-    """The loss law of one recipe of the grid (``size``: only that size, for ``power``).
+               seed: int = 0, level: float = 0.9, size: float | None = None,
+               warm: LawResult | None = None) -> LawResult:
+    """The loss law of one recipe of the grid (``size``: only that size, for ``power``;
+    ``warm``: a refit started from that law's estimate instead of the form's start grid).
 
     Fits are cached on the grid (same points, same arguments → the same law)."""
-    key = (recipe, form, int(bootstrap or 0), seed, level, size)
+    key = (recipe, form, int(bootstrap or 0), seed, level, size,
+           None if warm is None else warm.theta.tobytes())
     if key in grid.fits:
         return grid.fits[key]
     pts = grid.of(recipe)
@@ -92,7 +95,7 @@ def fit_recipe(grid: Grid, recipe: str, form: str = "chinchilla", bootstrap: int
     try:
         # points were selected in load_grid (run and branch end points): use them all
         res = fit_law_frame(frame, form=form, bootstrap=bootstrap, seed=seed, level=level,
-                            points="all")
+                            points="all", starts=None if warm is None else warm.theta[None, :])
     except FitError as e:
         raise PredictError(f"cannot fit a {form} law to recipe {recipe!r}"
                            f"{'' if size is None else f' at size {format_count(size)}'}: {e}"
