@@ -573,20 +573,26 @@ def backtest_cmd(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     min_tokens: MinTokensOpt = None,
     points: PointsOpt = "final",
+    hold_out: Annotated[str | None, typer.Option(
+        "--hold-out", help="Sizes to hold out: the largest K (2) or every size from SIZE up "
+        "(394k); default the largest. Errors are also given per size against its "
+        "extrapolation factor.")] = None,
     method: MethodOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Hold out the largest size, predict its losses and savings from the rest, score them."""
-    from .validate import check_predict_args, check_runs_source
+    """Hold out the largest size(s), predict their losses and savings from the rest, score
+    them."""
+    from .validate import check_hold_out, check_predict_args, check_runs_source
 
     check_predict_args(None, None, bootstrap, seed, points)
+    check_hold_out(hold_out)
     check_runs_source(runs)
     cut = _min_tokens(min_tokens)
     from .predict import backtest
 
     res = backtest(runs_or_reference(runs), target_domain=domain,
                    baseline=baseline, bootstrap=bootstrap, seed=seed, min_tokens=cut,
-                   method=method, points=points)
+                   method=method, points=points, hold_out=hold_out)
     show(res, as_json)
 
 

@@ -364,6 +364,21 @@ FIT_FORMS = ("chinchilla", "power")
 FIT_POINTS = ("final", "all")
 
 
+def check_hold_out(hold_out: str | None) -> None:
+    """``backtest --hold-out``: a number of sizes (``2``) or a model size (``394k``); which
+    sizes that leaves is checked against the grid."""
+    if hold_out is None:
+        return
+    text = str(hold_out).strip()
+    try:
+        value = float(text) if not text[-1:].isalpha() else float(parse_count(text))
+    except (ValueError, ScalingError):
+        raise ConfigError(f"--hold-out must be a number of sizes (2) or a model size (394k), "
+                          f"got {hold_out!r}") from None
+    if not value >= 1:
+        raise ConfigError(f"--hold-out must be ≥ 1, got {hold_out!r}")
+
+
 def check_points(points: str) -> None:
     """``--points`` (``fit law``, ``predict``, ``backtest``)."""
     if points not in FIT_POINTS:

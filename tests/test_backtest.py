@@ -115,3 +115,34 @@ def test_backtest_is_the_same_on_one_process_and_on_workers(tmp_path, monkeypatc
     monkeypatch.setenv("SCALING_JOBS", "2")
     two = backtest(tmp_path / "grid", bootstrap=20).summary()
     assert one == two
+
+
+def test_holding_out_several_sizes_reports_errors_by_extrapolation():
+    # 5 sizes, the largest 2 held out: fitted on 25k–100k, extrapolated 2× and 4×; noiseless,
+    # so every case is exact whatever the factor, and each size has its own row
+    grid = simulate_grid(LAWS, sizes=(25e3, 50e3, 100e3, 200e3, 400e3), noise=0.0)
+    res = backtest(grid, bootstrap=20, hold_out=2)
+    assert res.held_out_sizes == [200e3, 400e3] and res.held_out_size == 400e3
+    rows = {r["size"]: r for r in res.by_size()}
+    assert rows[200e3]["extrapolation"] == pytest.approx(2.0)
+    assert rows[400e3]["extrapolation"] == pytest.approx(4.0)
+    for r in rows.values():
+        assert r["n_loss"] == 10 and r["n_savings"] == 1  # 2 recipes × 5 ratios; one recipe
+        assert r["loss_rel_error"] < 1e-3 and abs(r["loss_signed"]) < 1e-3
+        assert r["savings_abs_error"] < 0.01
+    assert sorted({round(c["extrapolation"], 9) for c in res.cases}) == [2.0, 4.0]
+    doc = res.summary()
+    assert doc["held_out_sizes"] == [200e3, 400e3] and len(doc["by_size"]) == 2
+    assert "400k (4×)" in res.report()
+    # a size: every size from it up; the same as K = 2 here
+    assert backtest(grid, bootstrap=20, hold_out="200k").held_out_sizes == [200e3, 400e3]
+
+
+@pytest.mark.parametrize("hold_out, message", [
+    (4, "needs at least 2 of them"), ("1M", "no size is that large"),
+    ("two", r"a number of sizes \(2\) or a model size"), (0, "must be ≥ 1"),
+])
+def test_bad_hold_out_is_named(hold_out, message):
+    grid = simulate_grid(LAWS, sizes=(25e3, 50e3, 100e3, 200e3, 400e3), noise=0.0)
+    with pytest.raises(PredictError, match=message):
+        backtest(grid, bootstrap=5, hold_out=hold_out)

@@ -158,6 +158,8 @@ CASES = [
     (["fit", "law", "{t}/law.csv", "--min-tokens", "0"], ["--min-tokens", "> 0"]),
     (["report", "--out", "{t}/r.pdf", "--size", "1e30"], ["--size"]),
     (["backtest", "--bootstrap", "-1"], ["--bootstrap"]),
+    (["backtest", "--hold-out", "two"], ["--hold-out", "a number of sizes (2) or a model size"]),
+    (["backtest", "--hold-out", "0"], ["--hold-out must be ≥ 1"]),
     (["demo", "--out", "{t}/law.csv"], ["--out", "is a file"]),
     (["demo", "--out", "{t}/demo", "--jobs", "0"], ["--jobs"]),
     # already covered by the per-command tests, folded in here

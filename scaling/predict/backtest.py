@@ -1,5 +1,10 @@
 r"""Backtest: hold out the grid's largest model size, predict it from the rest, score it.
 
+With ``hold_out`` (``--hold-out``) the largest K sizes, or every size from a given one up, are
+held out together and predicted from the rest; every case carries its ``extrapolation``
+factor (held-out size / largest fitted size) and ``by_size`` gives the errors (absolute and
+signed) and coverage per held-out size, so how the error grows with the extrapolation shows.
+
 Cases (every one has a prediction, a ``level`` interval and a truth):
 
 - **loss**: every end point (run end and WSD decay-branch end) of every held-out run whose
@@ -50,7 +55,7 @@ from ..defaults import BOOTSTRAP
 from ..errors import ScalingError
 from ..fit import fit_law_frame
 from ..jsonsafe import finite_or_none as _f
-from ..units import format_count
+from ..units import format_count, parse_count
 from ..workers import pmap
 from .grid import Grid, PredictError, load_grid, one_blas_thread
 from .joint import fit_pair, joint_available, joint_prediction
@@ -70,6 +75,7 @@ class BacktestResult:
     """Errors and coverage of predictions for the held-out largest size."""
 
     held_out_size: float
+    """The largest held-out size (with several, :attr:`held_out_sizes` lists them all)."""
     loss_rel_error: float
     savings_abs_error: float
     coverage: float
@@ -79,6 +85,9 @@ class BacktestResult:
     target_domain: str | None
     cases: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    held_out_sizes: list[float] = field(default_factory=list)
+    fitted_size: float = float("nan")
+    """The largest size the laws were fitted on (extrapolation factors are against it)."""
 
     def summary(self) -> dict[str, Any]:
         """JSON contract of ``scaling backtest --json`` (DESIGN.md) plus extra keys."""
@@ -90,8 +99,36 @@ class BacktestResult:
                 "target_domain": self.target_domain,
                 "n_cases": {"loss": sum(c["kind"] == "loss" for c in self.cases),
                             "savings": sum(c["kind"] == "savings" for c in self.cases)},
-                "bias": self.bias(), "by_recipe": self.by_recipe(), "cases": self.cases,
-                "warnings": list(self.warnings)}
+                "bias": self.bias(), "by_recipe": self.by_recipe(),
+                "held_out_sizes": [float(n) for n in self.held_out_sizes],
+                "fitted_size": _f(self.fitted_size), "by_size": self.by_size(),
+                "cases": self.cases, "warnings": list(self.warnings)}
+
+    def by_size(self) -> list[dict[str, Any]]:
+        """Per held-out size, against its extrapolation factor (size / largest fitted size):
+        absolute and signed errors of the losses and the savings, and interval coverage."""
+        out = []
+        for n in self.held_out_sizes:
+            at = [c for c in self.cases if np.isclose(c["size"], n, rtol=1e-9)]
+            loss = [c for c in at if c["kind"] == "loss"]
+            sav = [c for c in at if c["kind"] == "savings" and _f(c["predicted"]) is not None
+                   and _f(c["truth"]) is not None]
+
+            def avg(xs):
+                xs = [x for x in xs if np.isfinite(x)]
+                return _f(float(np.mean(xs))) if xs else None
+
+            out.append({
+                "size": float(n), "extrapolation": _f(n / self.fitted_size),
+                "n_loss": len(loss), "n_savings": len(sav),
+                "loss_rel_error": avg([c["rel_error"] for c in loss]),
+                "loss_signed": avg([(c["predicted"] - c["observed"]) / c["observed"]
+                                    for c in loss]),
+                "savings_abs_error": avg([c["abs_error"] for c in sav]),
+                "savings_signed": avg([c["predicted"] - c["truth"] for c in sav]),
+                "coverage_loss": avg([float(c["covered"]) for c in loss]),
+                "coverage_savings": avg([float(c["covered"]) for c in sav])})
+        return out
 
     def bias(self) -> dict[str, Any]:
         """Signed errors: ``loss`` = mean (predicted − observed) / observed, ``savings`` = mean
@@ -107,7 +144,8 @@ class BacktestResult:
 
     def by_recipe(self) -> dict[str, dict[str, Any]]:
         """Per recipe: mean loss relative error and interval hits over its end points, and
-        its savings case (an outlier recipe shows here, not only in the means)."""
+        its savings case at the largest held-out size (an outlier recipe shows here, not only
+        in the means)."""
         out: dict[str, dict[str, Any]] = {}
         for c in self.cases:
             r = out.setdefault(c["recipe"], {"loss_rel_error": [], "loss_covered": 0,
@@ -116,7 +154,7 @@ class BacktestResult:
                 r["loss_rel_error"].append(c["rel_error"])
                 r["loss_covered"] += int(c["covered"])
                 r["n_loss"] += 1
-            else:
+            elif np.isclose(c["size"], self.held_out_size, rtol=1e-9):
                 r.update(savings_predicted=_f(c["predicted"]), savings_truth=_f(c["truth"]),
                          savings_abs_error=_f(c["abs_error"]), savings_covered=c["covered"])
         for r in out.values():
@@ -128,12 +166,14 @@ class BacktestResult:
         pct = int(round(self.level * 100))
         nl = sum(c["kind"] == "loss" for c in self.cases)
         ns = len(self.cases) - nl
-        lines = [f"backtest: held out size {format_count(self.held_out_size)}, predicted from the "
-                 f"smaller sizes (target: {self.target_domain or 'the table'})",
+        held = ", ".join(map(format_count, self.held_out_sizes or [self.held_out_size]))
+        lines = [f"backtest: held out size{'s' if len(self.held_out_sizes) > 1 else ''} {held}, "
+                 f"predicted from the smaller sizes (target: {self.target_domain or 'the table'})",
                  f"  loss     mean relative error {_pct(self.loss_rel_error)} over {nl} end "
                  f"points; {pct}% interval coverage {_pct(self.coverage_loss)}",
                  f"  savings  mean absolute error {_num(self.savings_abs_error)} over {ns} "
-                 f"recipes; coverage {_pct(self.coverage_savings)}",
+                 f"{'recipes' if len(self.held_out_sizes) < 2 else 'recipe × size cases'}; "
+                 f"coverage {_pct(self.coverage_savings)}",
                  f"  coverage over all {len(self.cases)} cases: {_pct(self.coverage)}"]
         b = self.bias()
         if b["loss"] is not None or b["savings"] is not None:
@@ -141,16 +181,29 @@ class BacktestResult:
                 f"  bias     losses predicted {_pct(b['loss'], '+')} on average; savings "
                 f"{_num(b['savings'], '+')} on average ({b['savings_above']} of {b['n_savings']} "
                 "above their truth)")
-        sav = {c["recipe"]: c for c in self.cases if c["kind"] == "savings"}
+        if len(self.held_out_sizes) > 1:
+            lines.append(f"  by size (extrapolation = size / {format_count(self.fitted_size)}, "
+                         "the largest fitted; signed errors in brackets)")
+            for r in self.by_size():
+                lines.append(
+                    f"    {format_count(r['size'])} ({_num(r['extrapolation'])}×): loss "
+                    f"{_pct(r['loss_rel_error'])} [{_pct(r['loss_signed'], '+')}], coverage "
+                    f"{_pct(r['coverage_loss'])}; savings {_num(r['savings_abs_error'])} "
+                    f"[{_num(r['savings_signed'], '+')}], coverage "
+                    f"{_pct(r['coverage_savings'])}")
+        sav = {(c["recipe"], c["size"]): c for c in self.cases if c["kind"] == "savings"}
         lines.append("  by recipe (loss: mean relative error, end points in the interval; "
                      "savings: predicted [interval], truth)")
         for name, r in self.by_recipe().items():
             line = (f"    {name}: loss {_pct(r['loss_rel_error'])} "
                     f"({r['loss_covered']}/{r['n_loss']})")
-            if name in sav:
-                c = sav[name]
+            for n in self.held_out_sizes or [self.held_out_size]:
+                if (name, n) not in sav:
+                    continue
+                c = sav[(name, n)]
                 lo, hi = c["interval"]
-                line += (f"; s = {_num(c['predicted'])} [{_num(lo)}, {_num(hi)}], truth "
+                at = f" at {format_count(n)}" if len(self.held_out_sizes) > 1 else ""
+                line += (f"; s{at} = {_num(c['predicted'])} [{_num(lo)}, {_num(hi)}], truth "
                          f"{_num(c['truth'])} ({c['truth_method']})")
             lines.append(line)
         lines += [f"warning: {w}" for w in self.warnings]
@@ -348,12 +401,46 @@ def _savings_case(rest: Grid, r: str, b: str, bpts, rpts, N_h: float, pair: _Fit
             "covered": bool(lo <= truth <= hi)}, notes
 
 
+def held_out_sizes(sizes, hold_out=None) -> list[float]:
+    """The sizes a backtest holds out: the largest (``None``), the largest ``K`` (a whole
+    number below 1,000: ``2``, ``"2"``), or every size from ``SIZE`` up (``"394k"``,
+    ``394e3``). At least 2 sizes must stay to fit on."""
+    sizes = [float(n) for n in sizes]
+    if hold_out is None:
+        held = sizes[-1:]
+    else:
+        text = str(hold_out).strip()
+        try:
+            value = float(text) if not text[-1:].isalpha() else float(parse_count(text,
+                                                                                  "--hold-out"))
+        except ValueError:
+            raise PredictError(f"--hold-out must be a number of sizes (2) or a model size "
+                               f"(394k), got {hold_out!r}") from None
+        if value < 1 or not np.isfinite(value):
+            raise PredictError(f"--hold-out must be ≥ 1, got {hold_out!r}")
+        if value < 1000 and float(value).is_integer():
+            held = sizes[-int(value):]
+        else:
+            held = [n for n in sizes if n >= value * (1 - 1e-9)]
+            if not held:
+                raise PredictError(f"--hold-out {hold_out}: no size is that large; sizes: "
+                                   f"{', '.join(map(format_count, sizes))}")
+    if len(sizes) - len(held) < 2:
+        raise PredictError(f"a backtest fits L(N, D) on the sizes it does not hold out, so it "
+                           f"needs at least 2 of them: the grid has "
+                           f"{', '.join(map(format_count, sizes))} and --hold-out leaves "
+                           f"{len(sizes) - len(held)}")
+    return held
+
+
 @one_blas_thread
 def backtest(runs, target_domain: str | None = None, baseline: str | None = None,
              count_procedural: bool = True, bootstrap: int = BOOTSTRAP, level: float = 0.9,
              seed: int = 0, min_tokens: float | None = None,
-             method: str | None = None, points: str = "final") -> BacktestResult:
-    """Hold out the largest size of ``runs`` and score predictions of it (module docstring).
+             method: str | None = None, points: str = "final",
+             hold_out=None) -> BacktestResult:
+    """Hold out the largest size(s) of ``runs`` and score predictions of them (module
+    docstring).
 
     Parameters
     ----------
@@ -363,6 +450,10 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
         As for :func:`~scaling.predict.predict_savings` (with ``min_tokens`` the short budgets
         are neither fitted nor scored; with ``points="all"`` every held-out checkpoint is a
         loss case and enters the savings truth).
+    hold_out : int, float or str, optional
+        Which sizes to hold out (:func:`held_out_sizes`): default the largest; ``K`` the
+        largest K; a size, every size from it up. Errors and coverage are also reported per
+        held-out size against its extrapolation factor (``by_size``).
     """
     if method not in (None, "joint", "independent"):
         raise PredictError(f"--method must be 'joint' or 'independent', got {method!r}")
@@ -373,9 +464,15 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
         raise PredictError(f"a backtest holds out the largest size and fits L(N, D) on the rest, "
                            f"so it needs at least 3 model sizes; the grid has "
                            f"{', '.join(map(format_count, sizes))}")
-    N_h = float(sizes[-1])
-    rest = grid.without_size(N_h)
-    held = grid.points[np.isclose(grid.points["params"], N_h, rtol=1e-9)]
+    held_sizes = held_out_sizes(sizes, hold_out)
+    rest = grid
+    for n in held_sizes:
+        rest = rest.without_size(n)
+    is_held = np.zeros(len(grid.points), bool)
+    for n in held_sizes:
+        is_held |= np.isclose(grid.points["params"].to_numpy(float), n, rtol=1e-9)
+    held = grid.points[is_held]
+    n_top = float(rest.sizes().max())
     warnings, cases = list(grid.notes), []
     names = []
     for r in sorted(held["recipe"].unique()):
@@ -385,15 +482,19 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
             names.append(r)
     if not names:
         raise PredictError("no recipe has held-out runs and at least 2 smaller sizes to fit")
-    d_N = float(np.log(N_h / float(rest.sizes().max())))
 
-    # every recipe's law and loss cases, then every recipe's savings case: independent
+    def at(n, r):  # the held-out points of recipe r at size n
+        return held[np.isclose(held["params"], n, rtol=1e-9) & (held["recipe"] == r)]
+
+    # every recipe's law and loss cases, then every recipe's savings cases: independent
     # pieces, run on worker processes (scaling.workers.pmap), each with its own random stream
     def loss_part(item):
         i, r = item
         law = fit_recipe(rest, r, "chinchilla", bootstrap, seed, level)
-        return law, _loss_cases(rest, law, r, held[held["recipe"] == r], N_h, d_N, level,
-                                np.random.default_rng([seed + 11, i]))
+        rng = np.random.default_rng([seed + 11, i])
+        return law, [c for n in held_sizes if len(at(n, r))
+                     for c in _loss_cases(rest, law, r, at(n, r), n, np.log(n / n_top), level,
+                                          rng)]
 
     fits = {}
     for r, (law, rc) in zip(names, pmap(loss_part, enumerate(names)), strict=True):
@@ -409,20 +510,25 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
                         "sizes")
         b = None
     if b is not None:
-        bpts = held[held["recipe"] == b]
 
         def savings_part(item):
             i, r = item
-            return _savings_case(rest, r, b, bpts, held[held["recipe"] == r], N_h,
-                                 _Fits("chinchilla", fits[b], fits[r], None), count_procedural,
-                                 bootstrap, level, seed, method,
-                                 np.random.default_rng([seed + 12, i]))
+            rng = np.random.default_rng([seed + 12, i])
+            out = []
+            for n in held_sizes:
+                if len(at(n, b)) and len(at(n, r)):
+                    out.append(_savings_case(rest, r, b, at(n, b), at(n, r), n,
+                                             _Fits("chinchilla", fits[b], fits[r], None),
+                                             count_procedural, bootstrap, level, seed, method,
+                                             rng))
+            return out
 
         others = [(i, r) for i, r in enumerate(names) if r != b]
-        for case, notes in pmap(savings_part, others):
-            warnings += notes
-            if case is not None:
-                cases.append(case)
+        for per_size in pmap(savings_part, others):
+            for case, notes in per_size:
+                warnings += notes
+                if case is not None:
+                    cases.append(case)
     loss_c = [c for c in cases if c["kind"] == "loss"]
     sav_c = [c for c in cases if c["kind"] == "savings"]
 
@@ -430,10 +536,13 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
         xs = [x for x in xs if np.isfinite(x)]
         return float(np.mean(xs)) if xs else float("nan")
 
+    for c in cases:
+        c["extrapolation"] = c["size"] / n_top
     return BacktestResult(
-        held_out_size=N_h, loss_rel_error=mean([c["rel_error"] for c in loss_c]),
+        held_out_size=held_sizes[-1], loss_rel_error=mean([c["rel_error"] for c in loss_c]),
         savings_abs_error=mean([c["abs_error"] for c in sav_c]),
         coverage=mean([float(c["covered"]) for c in cases]),
         coverage_loss=mean([float(c["covered"]) for c in loss_c]),
         coverage_savings=mean([float(c["covered"]) for c in sav_c]), level=level,
-        target_domain=grid.domain, cases=cases, warnings=warnings)
+        target_domain=grid.domain, cases=cases, warnings=warnings,
+        held_out_sizes=held_sizes, fitted_size=n_top)
