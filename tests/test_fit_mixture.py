@@ -38,7 +38,7 @@ def test_held_out_spearman_on_known_nonlinear_law():
     cover = np.mean((test["loss"] >= lo) & (test["loss"] <= hi))
     assert 0.8 <= cover <= 0.98
     assert res.model in ("kernel", "quadratic")
-    assert set(res.cv["model"]) == {"mixing_law", "quadratic", "kernel"}
+    assert set(res.cv["model"]) == {"mixing_law", "quadratic", "kernel", "boosted"}
     s = res.summary()
     assert s["spearman"] > 0.95 and s["model"] == res.model
 
@@ -73,3 +73,20 @@ def test_mixture_bad_input():
     assert res.n_train == 29 and any("1 rows without loss" in w for w in res.warnings)
     with pytest.raises(TableError, match="lacks mixture column"):
         res.predict(df.drop(columns="mix_d3"))
+
+
+def test_boosted_trees_win_on_a_threshold_response():
+    # the loss drops by 0.3 once the first domain's weight passes 0.4 (a step no smooth
+    # candidate follows): the trees win the cross-validation and rank held-out mixtures
+    def task(n, seed):
+        rng = np.random.default_rng(seed)
+        R = rng.dirichlet(np.ones(4), n)
+        y = 2.0 - 0.3 * (R[:, 0] > 0.4) + 0.1 * R[:, 1] + 0.005 * rng.standard_normal(n)
+        df = pd.DataFrame(R, columns=[f"mix_d{j}" for j in range(4)])
+        return df.assign(loss=y)
+
+    train, test = task(120, 0), task(200, 1)
+    res = fit_mixture(train, "loss")
+    assert res.model == "boosted", res.cv
+    assert spearmanr(res.predict(test), test["loss"]).statistic > 0.8
+    assert res.params.set_index("name").loc["rounds", "value"] == 200
