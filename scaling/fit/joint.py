@@ -337,7 +337,7 @@ def _cells(data: _Data) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _solve(layout: _Layout, data: _Data, starts: np.ndarray, polish: bool = True,
-           delta: float = optim.HUBER_DELTA, screen: bool = False):
+           delta: float = optim.HUBER_DELTA, screen: bool = False, tol: float = 1e-13):
     """Batched LM from ``starts`` (optionally screened); the best start polished where the
     LM did not finish it."""
     st = JointStructure(layout.design(data.ri, np.log(data.N), np.log(data.D), data.lN0))
@@ -347,7 +347,8 @@ def _solve(layout: _Layout, data: _Data, starts: np.ndarray, polish: bool = True
         th, f, _ = optim.batch_lm_chunked(st, starts, None, logL, b, delta=delta, max_iter=12)
         order = np.argsort(np.where(np.isfinite(f), f, np.inf))[:max(50, len(f) // 20)]
         starts = th[order]
-    th, f, conv = optim.batch_lm_chunked(st, starts, None, logL, b, delta=delta, max_iter=300)
+    th, f, conv = optim.batch_lm_chunked(st, starts, None, logL, b, delta=delta, max_iter=300,
+                                         tol=tol)
     f = np.where(np.isfinite(f), f, np.inf)
     best = int(np.argmin(f))
     theta, fbest = th[best].copy(), float(f[best])
@@ -425,7 +426,7 @@ def _nested(u: Variant, v: Variant) -> bool:
 
 
 def _fit_variants(data: _Data, variants, base_optima: np.ndarray | None = None,
-                  warm: dict | None = None) -> dict[Variant, _VariantFit]:
+                  warm: dict | None = None, tol: float = 1e-13) -> dict[Variant, _VariantFit]:
     """Every variant fitted to ``data``: the all-shared one from the variable-projection
     starts (or ``base_optima``), each richer one from the optima of every variant nested in
     it (a nested model started at the simpler optimum is never worse than it) and from
@@ -434,7 +435,7 @@ def _fit_variants(data: _Data, variants, base_optima: np.ndarray | None = None,
     starts0 = _base_starts(simple, data) if base_optima is None else base_optima
     if warm and Variant() in warm:
         starts0 = np.vstack([starts0, warm[Variant()]])
-    th, f, info = _solve(simple, data, starts0)
+    th, f, info = _solve(simple, data, starts0, tol=tol)
     opt = info["theta"][optim.distinct_best(info["theta"], info["f"], 4, tol=1e-2)]
     opt = np.vstack([th[None, :], opt])
     out = {Variant(): _VariantFit(Variant(), simple, th, f, opt)}
@@ -446,7 +447,7 @@ def _fit_variants(data: _Data, variants, base_optima: np.ndarray | None = None,
                   if _nested(u, v)]
         if warm and v in warm:
             starts.append(warm[v])
-        t, fv, inf = _solve(lay, data, np.vstack(starts))
+        t, fv, inf = _solve(lay, data, np.vstack(starts), tol=tol)
         out[v] = _VariantFit(v, lay, t, fv, np.vstack([t[None, :], inf["theta"][
             optim.distinct_best(inf["theta"], inf["f"], 3, tol=1e-2)]]))
     return {v: out[v] for v in variants}
@@ -479,8 +480,9 @@ def _select(data: _Data, fits: dict[Variant, _VariantFit], select: str):
         keep = data.N < sizes[-1] * (1 - 1e-9)
         train, test = data.subset(keep), data.subset(~keep)
         ok = [v for v in fits if v in _allowed(train, fits)]
+        # the refits only score the held-out size: solved as far as the bootstrap's
         tf = _fit_variants(train, ok, base_optima=fits[Variant()].optima,
-                           warm={v: fits[v].optima for v in ok})
+                           warm={v: fits[v].optima for v in ok}, tol=optim.BOOTSTRAP_TOL)
         for row, v in zip(rows, fits, strict=True):
             if v not in tf:
                 continue
@@ -849,5 +851,6 @@ def refit(result: JointResult, keep: np.ndarray) -> tuple[_Layout, np.ndarray]:
     """The result's variant refitted (no bootstrap) to the points ``keep`` of its data, warm
     started from the full fit: ``(layout, theta)``. Used by nested backtests."""
     data = result.data.subset(keep)
-    th, _, _ = _solve(result.layout, data, result.theta[None, :], polish=False)
+    th, _, _ = _solve(result.layout, data, result.theta[None, :], polish=False,
+                      tol=optim.BOOTSTRAP_TOL)
     return result.layout, th
