@@ -319,3 +319,19 @@ def test_solver_converges_with_a_parameter_on_its_bound():
     assert th[best, 0] == bounds[0, 0]  # e on its bound
     assert np.exp(th[best, 1]) == pytest.approx(300.0, rel=1e-4)
     assert th[best, 2] == pytest.approx(0.25, abs=1e-5)
+
+
+def test_a_term_absent_at_every_point_is_not_identified():
+    # loss flat in D, the search started inside the flat valley (B/D^beta ~ 1e-16 of the loss
+    # at every point): beta stays where it is, off its bounds. Its delta-method interval would
+    # be a point ([2.2, 2.2]); the fit must say B and beta are not identified instead
+    N = np.repeat(np.geomspace(1e6, 1e9, 6), 4)
+    D = np.tile(np.geomspace(1e8, 1e11, 4), 6)
+    L = (2.0 + 100 * N ** -0.3) * (1 + 1e-3 * np.random.default_rng(0).standard_normal(N.size))
+    start = np.array([[np.log(2.0), np.log(100.0), 5.0, 0.3, 2.2]])
+    res = fit_law(N, D, L, starts=start)
+    assert 0.5 < res.values["beta"] < 3.0  # inside the valley, not on a bound
+    assert "beta" not in res.at_bound
+    assert any("B/beta term is below" in w and "not identified" in w for w in res.warnings)
+    assert res.interval_text("beta") == "no interval" and res.interval_text("B") == "no interval"
+    assert res.interval_text("alpha").startswith("[")  # the size term is untouched

@@ -38,6 +38,11 @@ class FitError(ScalingError, ValueError):
     """The data cannot support the fit asked for (too few points, bad values, ...)."""
 
 
+#: Share of the loss below which a law's term counts as absent at a point (its softmax weight
+#: in the log-sum-exp): a term that is absent at every point is not identified.
+VANISHING = 1e-6
+
+
 def form_of(form: str) -> forms.LawForm:
     """The :class:`~scaling.fit.forms.LawForm` named ``form``; :class:`FitError` if unknown."""
     if form not in FORMS:
@@ -102,6 +107,8 @@ class LawResult:
     def _internal(self, name: str, x: float) -> float:
         """A natural value on the fitted scale (ln E, ln A, ln B; exponents as they are)."""
         lf = self.law_form
+        if np.isnan(x):
+            return float("nan")
         if lf.internal[lf.names.index(name)] in ("e", "a", "b"):
             return float(np.log(x)) if x > 0 else -np.inf
         return float(x)
@@ -395,6 +402,17 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
         warnings.append(
             f"{lf.names[k]} sits at its bound ({lf.internal[k]} in "
             f"[{bounds[k, 0]:g}, {bounds[k, 1]:g}]); the data do not pin it down")
+    # a term below VANISHING of the loss at every point pins neither its coefficient nor its
+    # exponent: the objective is flat along them, and the delta method (a zero Jacobian
+    # column) would call their interval a point
+    unidentified = []
+    for ci, ei, _ in lf.terms:
+        if J[:, ci].max() < VANISHING:
+            unidentified += [ci, ei]
+            warnings.append(
+                f"the {lf.names[ci]}/{lf.names[ei]} term is below {VANISHING:g} of the loss at "
+                f"every point: {lf.names[ci]} and {lf.names[ei]} are not identified (no "
+                "interval)")
     # L-BFGS-B often ends with a line-search "abnormal" at a Huber optimum (the objective is
     # only C1); the batched LM's own stopping rule (no further decrease) then decides.
     if not (info["converged_lm"][info["best"]] or (res is not None and res.success)):
@@ -457,6 +475,9 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
             hi = np.where(is_log, np.exp(hi_i), hi_i)
         corr = _correlation(cov)
     corr = pd.DataFrame(np.nan_to_num(corr, nan=0.0), index=list(names), columns=list(names))
+    if unidentified:
+        stderr, lo, hi = (np.array(v, float) for v in (stderr, lo, hi))
+        stderr[unidentified] = lo[unidentified] = hi[unidentified] = np.nan
 
     if lf.uses_size:
         design_corr = np.corrcoef(X[:, 0], X[:, 1])[0, 1] if np.std(X[:, 0]) > 0 and \
