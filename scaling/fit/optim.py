@@ -12,8 +12,9 @@ and all of them take damped Gauss–Newton (Levenberg–Marquardt) steps at once
 Huber loss handled by iteratively reweighted least squares: the step solves
 ``(JᵀWJ + λ·diag) Δ = −Jᵀψ(r)`` with ``ψ(r) = clip(r, ±δ)`` (the exact gradient) and
 ``W = min(1, δ/|r|)``. A step is kept only where it lowers ``f`` (per start), so each start
-descends monotonically. The best few distinct optima are then polished with scipy's L-BFGS-B
-on the exact objective and gradient (:func:`polish`).
+descends monotonically; a parameter on its bound whose descent points outward is held there
+and the step solved over the others. Of the best few distinct optima, those the LM did not
+finish are polished with scipy's L-BFGS-B on the exact objective and gradient (:func:`polish`).
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ def objective(form: str, theta: np.ndarray, X: np.ndarray, logL: np.ndarray,
     r, _ = residuals_jacobian(form, np.atleast_2d(theta), X, logL, need_jac=False)
     h = huber(r, delta)
     return (h if weights is None else h * weights).sum(axis=1)
-
 
 
 class _Structure:
