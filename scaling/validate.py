@@ -364,19 +364,25 @@ FIT_FORMS = ("chinchilla", "power")
 FIT_POINTS = ("final", "all")
 
 
-def check_hold_out(hold_out: str | None) -> None:
-    """``backtest --hold-out``: a number of sizes (``2``) or a model size (``394k``); which
-    sizes that leaves is checked against the grid."""
-    if hold_out is None:
-        return
+def parse_hold_out(hold_out) -> tuple[str, float]:
+    """``backtest --hold-out``: ``("count", K)`` for a whole number below 1,000 (the largest
+    K sizes: ``2``), else ``("size", N)`` (every size from N up: ``394k``, ``394e3``). Which
+    sizes that leaves is checked against the grid (:func:`scaling.predict.backtest.held_out_sizes`)."""
     text = str(hold_out).strip()
     try:
         value = float(text) if not text[-1:].isalpha() else float(parse_count(text))
     except (ValueError, ScalingError):
         raise ConfigError(f"--hold-out must be a number of sizes (2) or a model size (394k), "
                           f"got {hold_out!r}") from None
-    if not value >= 1:
+    if not (value >= 1 and math.isfinite(value)):
         raise ConfigError(f"--hold-out must be ≥ 1, got {hold_out!r}")
+    return ("count", value) if value < 1000 and value.is_integer() else ("size", value)
+
+
+def check_hold_out(hold_out: str | None) -> None:
+    """``--hold-out`` read before the store is (:func:`parse_hold_out`)."""
+    if hold_out is not None:
+        parse_hold_out(hold_out)
 
 
 def check_points(points: str) -> None:

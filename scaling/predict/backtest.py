@@ -55,7 +55,8 @@ from ..defaults import BOOTSTRAP
 from ..errors import ScalingError
 from ..fit import fit_law_frame
 from ..jsonsafe import finite_or_none as _f
-from ..units import format_count, parse_count
+from ..units import format_count
+from ..validate import parse_hold_out
 from ..workers import pmap
 from .grid import Grid, PredictError, load_grid, one_blas_thread
 from .joint import fit_pair, joint_available, joint_prediction
@@ -220,18 +221,26 @@ def _num(x, sign: str = "") -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:{sign}.3g}"
 
 
-def _loss_drift(rest: Grid, recipe: str, ratio: float, full) -> float:
-    """Drift of ln L per unit log-size from refitting ``rest`` without its largest size
-    (``full``: the recipe's law on all of ``rest``, whose estimate starts the refit)."""
+def _refit_below_largest(rest: Grid, recipe: str, full):
+    """The recipe's law refitted on ``rest`` without its largest size, started from ``full``
+    (its law on all of ``rest``); None with fewer than 3 sizes or when the refit fails."""
     sizes = rest.sizes(recipe)
     if len(sizes) < 3:
-        return float("nan")
-    n_max, n2 = float(sizes[-1]), float(sizes[-2])
+        return None
     try:
-        red = fit_recipe(rest.below(n_max), recipe, "chinchilla", 0, warm=full)
+        return fit_recipe(rest.below(float(sizes[-1])), recipe, "chinchilla", 0, warm=full)
     except ScalingError:
+        return None
+
+
+def _loss_drift(rest: Grid, recipe: str, ratio: float, full, reduced) -> float:
+    """Drift of ln L per unit log-size between ``full`` and ``reduced``
+    (:func:`_refit_below_largest`) at the largest fitted size; nan without a refit."""
+    if reduced is None:
         return float("nan")
-    a, b = full.predict(n_max, ratio * n_max), red.predict(n_max, ratio * n_max)
+    sizes = rest.sizes(recipe)
+    n_max, n2 = float(sizes[-1]), float(sizes[-2])
+    a, b = full.predict(n_max, ratio * n_max), reduced.predict(n_max, ratio * n_max)
     return float(abs(np.log(b / a)) / np.log(n_max / n2))
 
 
@@ -317,16 +326,16 @@ def _savings_scatter(rest: Grid, recipe: str, baseline: str,
     return float(np.sqrt(np.mean(np.square(res)))) if res else float("nan")
 
 
-def _loss_cases(rest: Grid, law, r: str, pts, N_h: float, d_N: float, level: float,
+def _loss_cases(rest: Grid, law, reduced, r: str, pts, N_h: float, d_N: float, level: float,
                 rng) -> list[dict]:
     """The loss cases of recipe ``r``: its held-out end points ``pts`` against its law fitted
-    on ``rest`` (module docstring)."""
+    on ``rest`` (module docstring; ``reduced``: :func:`_refit_below_largest`)."""
     data = law.data
     res = np.log(data["loss"]) - np.log(law.predict(data["params"].to_numpy(float),
                                                      data["tokens"].to_numpy(float)))
     sigma = float(np.sqrt(np.mean(res ** 2)))
     ratio = float(np.median(pts["tokens"] / pts["params"]))
-    drift = _loss_drift(rest, r, ratio, law)
+    drift = _loss_drift(rest, r, ratio, law, reduced)
     sm = law.samples()
     if not np.isfinite(drift):
         top = rest.sizes(r)
@@ -409,16 +418,8 @@ def held_out_sizes(sizes, hold_out=None) -> list[float]:
     if hold_out is None:
         held = sizes[-1:]
     else:
-        text = str(hold_out).strip()
-        try:
-            value = float(text) if not text[-1:].isalpha() else float(parse_count(text,
-                                                                                  "--hold-out"))
-        except ValueError:
-            raise PredictError(f"--hold-out must be a number of sizes (2) or a model size "
-                               f"(394k), got {hold_out!r}") from None
-        if value < 1 or not np.isfinite(value):
-            raise PredictError(f"--hold-out must be ≥ 1, got {hold_out!r}")
-        if value < 1000 and float(value).is_integer():
+        kind, value = parse_hold_out(hold_out)
+        if kind == "count":
             held = sizes[-int(value):]
         else:
             held = [n for n in sizes if n >= value * (1 - 1e-9)]
@@ -491,10 +492,11 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
     def loss_part(item):
         i, r = item
         law = fit_recipe(rest, r, "chinchilla", bootstrap, seed, level)
+        reduced = _refit_below_largest(rest, r, law)
         rng = np.random.default_rng([seed + 11, i])
         return law, [c for n in held_sizes if len(at(n, r))
-                     for c in _loss_cases(rest, law, r, at(n, r), n, np.log(n / n_top), level,
-                                          rng)]
+                     for c in _loss_cases(rest, law, reduced, r, at(n, r), n,
+                                          np.log(n / n_top), level, rng)]
 
     fits = {}
     for r, (law, rc) in zip(names, pmap(loss_part, enumerate(names)), strict=True):
