@@ -28,8 +28,8 @@ noisier of its two levels: a rise from 0 to one item in 256 (0.4%) is within one
 noise, whatever the BIC says, and the verdict falls back to flat or linear (with a warning).
 
 Fitting: small sets of curves go through lmfit (``engine="lmfit"``); thousands of curves go
-through a batched Levenberg–Marquardt in numpy (``engine="numpy"``), with every curve and
-every start one row of one array. ``engine="auto"`` picks lmfit up to 100 curves. Both start
+through the batched Levenberg–Marquardt of :func:`scaling.fit.optim.batch_lm`
+(``engine="numpy"``), with every curve and every start one row of one array. ``engine="auto"`` picks lmfit up to 100 curves. Both start
 from the same grid (5 midpoints × 2 widths) and give the same optimum.
 """
 
@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import optim
 from .forms import GROK_MIN_WIDTH, sigmoid_log
 from .laws import FitError, _f, _z
 
@@ -77,40 +78,38 @@ def _sig_rj(theta, x):
     return yhat, J
 
 
-def _batch_sigmoid(theta0, x, y, mask, lo, hi, max_iter=200):
-    theta = np.clip(theta0.copy(), lo, hi)
-    S = theta.shape[0]
-    lam = np.full(S, 1e-3)
-    yhat, J = _sig_rj(theta, x)
-    rss = (((y - yhat) * mask) ** 2).sum(1)
-    active = np.ones(S, bool)
-    eye = np.eye(4)
-    for _ in range(max_iter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        Ja = J[idx] * mask[idx, :, None]
-        res = (y[idx] - yhat[idx]) * mask[idx]
+class _SigmoidRows:
+    """The sigmoid's least squares, one curve per row, as a structure of
+    :func:`scaling.fit.optim.batch_lm`: ``x [S, n]`` ln-tokens (the data ``y`` and the
+    point mask ``w`` travel through the solver); residuals ``ŷ − y``, objective
+    ``Σ (w·(ŷ − y))²`` (the RSS), normal equations ``(Jw)ᵀ(Jw)`` and ``(Jw)ᵀ(w·r)``."""
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+
+    def take(self, rows) -> _SigmoidRows:
+        return _SigmoidRows(self.x[rows])
+
+    def evaluate(self, theta, y, w, delta):
+        yhat, J = _sig_rj(theta, self.x)
+        r = yhat - y
+        return r, np.moveaxis(J, -1, 0), ((r * w) ** 2).sum(1)
+
+    def normal_equations(self, r, s, w, delta):
+        Ja = np.moveaxis(s, 0, -1) * w[:, :, None]
         Jt = Ja.transpose(0, 2, 1)
-        H = Jt @ Ja
-        g = (Jt @ res[..., None])[..., 0]
-        dH = np.einsum("spp->sp", H)
-        A = H + (lam[idx, None, None] * (dH[:, :, None] + 1e-9)) * eye
-        try:
-            step = np.linalg.solve(A, g[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = g / (np.einsum("spp->sp", A) + 1e-9)
-        step = np.where(np.isfinite(step), step, 0.0)
-        cand = np.clip(theta[idx] + step, lo[idx], hi[idx])
-        yc, Jc = _sig_rj(cand, x[idx])
-        rc = (((y[idx] - yc) * mask[idx]) ** 2).sum(1)
-        better = rc < rss[idx]
-        acc = idx[better]
-        gain = np.where(better, rss[idx] - rc, 0.0)
-        theta[acc], yhat[acc], J[acc], rss[acc] = cand[better], yc[better], Jc[better], rc[better]
-        lam[idx] = np.where(better, np.maximum(lam[idx] * 0.3, 1e-10), lam[idx] * 10)
-        done = (better & (gain <= 1e-10 * (rc + 1e-12))) | (lam[idx] > 1e10)
-        active[idx[done]] = False
+        return (Jt @ (r * w)[..., None])[..., 0], Jt @ Ja
+
+
+#: :func:`scaling.fit.optim.batch_lm`'s options for the sigmoids (an RSS, no Huber).
+_LM_OPTIONS = {"tol": 1e-10, "lam0": 1e-3, "lam_min": 1e-10, "lam_max": 1e10,
+               "damping": (1e-9, 0.0), "hold_at_bounds": False}
+
+
+def _batch_sigmoid(theta0, x, y, mask, lo, hi, max_iter=200):
+    """Levenberg–Marquardt from every row (curve × start) at once: ``(theta, rss)``."""
+    theta, rss, _ = optim.batch_lm(_SigmoidRows(x), theta0, None, y, np.stack([lo, hi], -1),
+                                   weights=mask, max_iter=max_iter, **_LM_OPTIONS)
     return theta, rss
 
 
@@ -314,6 +313,162 @@ def _lmfit_one(x, y, start, lo, hi):
     return th, float(np.sum(res.residual ** 2))
 
 
+@dataclass
+class _Curves:
+    """The curves of a frame as padded arrays, one row per curve (points with tokens > 0,
+    in token order; a short curve's padding repeats its last point, with ``mask`` 0)."""
+
+    names: list[str]
+    n: np.ndarray         # points with tokens > 0 per curve
+    x: np.ndarray         # ln tokens [C, nmax]
+    y: np.ndarray         # values [C, nmax]
+    mask: np.ndarray      # 1 on real points [C, nmax]
+    step: np.ndarray      # measurement step (resolution) per curve; 0: continuous
+    extras: dict[str, list[str]]  # recipe / skill of each curve, where the frame has them
+    warnings: list[list[str]]     # per curve
+
+    def stats(self, a: np.ndarray, fn, empty: float) -> np.ndarray:
+        """``fn`` (np.min / np.max) of ``a`` over each curve's points; ``empty`` for none."""
+        fill = np.inf if fn is np.min else -np.inf
+        return np.where(self.n > 0, fn(np.where(self.mask > 0, a, fill), axis=1), empty)
+
+    def mean_of(self, cols: np.ndarray) -> np.ndarray:
+        """Mean value over the points where ``cols`` (a ``[C, nmax]`` mask) holds."""
+        sel = cols & (self.mask > 0)
+        return (self.y * sel).sum(1) / np.maximum(sel.sum(1), 1)
+
+
+def _curves(frame: pd.DataFrame) -> tuple[_Curves, list[str]]:
+    """Read and validate a ``curve, tokens, value`` frame: the curves and whole-fit warnings."""
+    from .data import grok_columns
+
+    df = grok_columns(frame)
+    warnings = []
+    nan = df["value"].isna() | df["tokens"].isna()
+    if nan.any():
+        warnings.append(f"{int(nan.sum())} rows with missing tokens/value dropped")
+        df = df[~nan]
+    if df.empty:
+        raise FitError("no curve has any complete row")
+    names = list(dict.fromkeys(df["curve"]))
+    C = len(names)
+    code = pd.Categorical(df["curve"], categories=names).codes
+    zero = (df["tokens"] <= 0).to_numpy()
+    n_zero = np.bincount(code[zero], minlength=C)
+    pos = df[~zero].assign(_c=code[~zero]).sort_values(["_c", "tokens"], kind="stable")
+    ci = pos["_c"].to_numpy()
+    n = np.bincount(ci, minlength=C)
+    col = pos.groupby("_c", sort=False).cumcount().to_numpy()
+    nmax = max(int(n.max()) if C else 1, 1)
+    x, y, mask = np.zeros((C, nmax)), np.zeros((C, nmax)), np.zeros((C, nmax))
+    x[ci, col] = np.log(pos["tokens"].to_numpy(float))
+    y[ci, col] = pos["value"].to_numpy(float)
+    mask[ci, col] = 1.0
+    last = np.maximum(n - 1, 0)
+    pad = mask == 0
+    x = np.where(pad, x[np.arange(C), last][:, None], x)
+    y = np.where(pad, y[np.arange(C), last][:, None], y)
+    curve_warn = [[f"{int(z)} point(s) at tokens = 0 set aside (no log-token)"] if z else []
+                  for z in n_zero]
+    first_rows = df.drop_duplicates("curve").set_index("curve")
+    extras = {e: [str(first_rows.loc[k, e]) for k in names]
+              for e in ("recipe", "skill") if e in df.columns}
+    step = (df.groupby("curve")["resolution"].max().reindex(names).fillna(0.0).to_numpy(float)
+            if "resolution" in df.columns else np.zeros(C))  # validated > 0 by grok_columns
+    return _Curves(names, n, x, y, mask, step, extras, curve_warn), warnings
+
+
+def _simple_rss(cv: _Curves) -> tuple[np.ndarray, np.ndarray]:
+    """RSS of the flat and the linear-in-log alternatives (closed form)."""
+    x, y, mask = cv.x, cv.y, cv.mask
+    cnt = np.maximum(cv.n, 1)
+    ybar = (y * mask).sum(1) / cnt
+    rss_flat = (((y - ybar[:, None]) * mask) ** 2).sum(1)
+    xbar = (x * mask).sum(1) / cnt
+    sxx = (((x - xbar[:, None]) * mask) ** 2).sum(1)
+    sxy = ((x - xbar[:, None]) * (y - ybar[:, None]) * mask).sum(1)
+    slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1), 0.0)
+    rss_lin = (((y - ybar[:, None] - slope[:, None] * (x - xbar[:, None])) * mask) ** 2).sum(1)
+    return rss_flat, rss_lin
+
+
+def _fit_sigmoids(cv: _Curves, ranges, engine: str):
+    """The sigmoid of every curve with enough points: ``(theta [C, 4], rss [C], lo, hi)``
+    (NaN rows for the others). All curves × all starts take a few LM steps in one batch,
+    each curve's best start continues to convergence; lmfit then confirms small sets."""
+    xmin, xmax, ymin, ymax = ranges
+    C, x, y, mask, n = len(cv.names), cv.x, cv.y, cv.mask, cv.n
+    cols = np.arange(x.shape[1])[None, :]
+    y_first = cv.mean_of(cols < 3)
+    y_last = cv.mean_of(cols >= (n - 3)[:, None])
+    st = _starts(xmin, xmax, y_first, y_last, ymin, ymax)
+    K = st.shape[1]
+    lo, hi = _bounds(xmin, xmax, ymin, ymax)
+    theta, rss = np.full((C, 4), np.nan), np.full(C, np.nan)
+    idx = np.flatnonzero(n >= MIN_POINTS)
+    if not idx.size:
+        return theta, rss, lo, hi
+    R = lambda a: np.repeat(a[idx], K, 0)  # noqa: E731  (one row per curve × start)
+    th, rs = _batch_sigmoid(st[idx].reshape(-1, 4), R(x), R(y), R(mask), R(lo), R(hi),
+                            max_iter=8)
+    rs = rs.reshape(len(idx), K)
+    best = np.argmin(np.where(np.isfinite(rs), rs, np.inf), axis=1)
+    th = th.reshape(len(idx), K, 4)[np.arange(len(idx)), best]
+    theta[idx], rss[idx] = _batch_sigmoid(th, x[idx], y[idx], mask[idx], lo[idx], hi[idx])
+    if engine == "lmfit" or (engine == "auto" and C <= 100):
+        for i in idx:
+            th_l, rs_l = _lmfit_one(x[i, :n[i]], y[i, :n[i]], theta[i], lo[i], hi[i])
+            if rs_l <= rss[i] * (1 + 1e-9):
+                theta[i], rss[i] = th_l, rs_l
+    return theta, rss, lo, hi
+
+
+def _verdict(n, bic_flat, bic_lin, bic_sig, theta, step, xmax, warn):
+    """One curve's status (None below 3 points); reasons go to ``warn``."""
+    if n < 3:
+        warn.append("fewer than 3 points with tokens > 0: no verdict")
+        return None
+    sig = bic_sig < min(bic_flat, bic_lin) - STRONG_EVIDENCE
+    if sig and step > 0:
+        f_, c_ = theta[0], theta[1]
+        noise = max(_binomial_sd(f_, step), _binomial_sd(c_, step))
+        if abs(c_ - f_) < RESOLVABLE_SD * noise:
+            sig = False
+            warn.append(f"the sigmoid's rise {abs(c_ - f_):.3g} is within the noise of one "
+                        f"evaluation on {1 / step:.0f} items (binomial sd {noise:.2g}): "
+                        "not counted as a transition")
+    if sig:
+        return "grokked" if theta[2] <= xmax else "not_yet"
+    return "not_yet" if bic_lin < bic_flat else "never"
+
+
+def _sigmoid_estimates(th, x, rss, lo_width, z, status, warn):
+    """Values, standard errors and intervals of one fitted sigmoid (normal approximation on
+    the Gauss–Newton covariance; midpoint and width on the log scale): four dicts and the
+    covariance."""
+    vals = {"floor": th[0], "ceiling": th[1], "midpoint": float(np.exp(th[2])),
+            "width": float(np.exp(th[3]))}
+    J = _sig_rj(th[None, :], x[None, :])[1][0]
+    s2 = rss / max(len(x) - 4, 1)
+    try:
+        cov = s2 * np.linalg.inv(J.T @ J)
+    except np.linalg.LinAlgError:
+        cov = np.full((4, 4), np.nan)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    se = {"floor": sd[0], "ceiling": sd[1], "midpoint": vals["midpoint"] * sd[2],
+          "width": vals["width"] * sd[3]}
+    with np.errstate(over="ignore"):
+        lo_ci, hi_ci = ({"floor": th[0] + sgn * z * sd[0], "ceiling": th[1] + sgn * z * sd[1],
+                         "midpoint": float(np.exp(th[2] + sgn * z * sd[2])),
+                         "width": float(np.exp(th[3] + sgn * z * sd[3]))} for sgn in (-1, 1))
+    if th[3] <= lo_width + 1e-6:
+        warn.append("transition sharper than the checkpoint spacing resolves "
+                    "(width at its lower bound)")
+    if status == "grokked" and not np.all(np.isfinite(sd)):
+        warn.append("midpoint interval undefined (singular fit)")
+    return vals, se, lo_ci, hi_ci, cov
+
+
 def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> GrokResult:
     """Fit every curve of a ``curve, tokens, value`` frame (see module docstring).
 
@@ -331,98 +486,20 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
     -------
     GrokResult
     """
-    from .data import grok_columns
-
     if engine not in ("auto", "numpy", "lmfit"):
         raise FitError(f"unknown engine {engine!r}; use auto, numpy or lmfit")
-    df = grok_columns(frame)
-    warnings = []
-    nan = df["value"].isna() | df["tokens"].isna()
-    if nan.any():
-        warnings.append(f"{int(nan.sum())} rows with missing tokens/value dropped")
-        df = df[~nan]
-    if df.empty:
-        raise FitError("no curve has any complete row")
-    extras = [c for c in ("recipe", "skill") if c in df.columns]
-    names = list(dict.fromkeys(df["curve"]))
-    C = len(names)
-    code = pd.Categorical(df["curve"], categories=names).codes
-    zero = (df["tokens"] <= 0).to_numpy()
-    n_zero = np.bincount(code[zero], minlength=C)
-    pos = df[~zero].assign(_c=code[~zero]).sort_values(["_c", "tokens"], kind="stable")
-    ci = pos["_c"].to_numpy()
-    n = np.bincount(ci, minlength=C)
-    col = pos.groupby("_c", sort=False).cumcount().to_numpy()
-    nmax = max(int(n.max()) if C else 1, 1)
-    x = np.zeros((C, nmax))
-    y = np.zeros((C, nmax))
-    mask = np.zeros((C, nmax))
-    x[ci, col] = np.log(pos["tokens"].to_numpy(float))
-    y[ci, col] = pos["value"].to_numpy(float)
-    mask[ci, col] = 1.0
-    last = np.maximum(n - 1, 0)
-    pad = mask == 0
-    x = np.where(pad, x[np.arange(C), last][:, None], x)
-    y = np.where(pad, y[np.arange(C), last][:, None], y)
-    curve_warn: list[list[str]] = [
-        [f"{int(z)} point(s) at tokens = 0 set aside (no log-token)"] if z else []
-        for z in n_zero]
-    first_rows = df.drop_duplicates("curve").set_index("curve")
-    step = (df.groupby("curve")["resolution"].max().reindex(names).fillna(0.0).to_numpy(float)
-            if "resolution" in df.columns else np.zeros(C))  # validated > 0 by grok_columns
-
-    big = np.where(mask > 0, x, np.inf)
-    xmin = np.where(n > 0, big.min(1), 0.0)
-    xmax = np.where(n > 0, np.where(mask > 0, x, -np.inf).max(1), 1.0)
-    ymin = np.where(n > 0, np.where(mask > 0, y, np.inf).min(1), 0.0)
-    ymax = np.where(n > 0, np.where(mask > 0, y, -np.inf).max(1), 1.0)
-    cnt = np.maximum(n, 1)
-    cols = np.arange(nmax)[None, :]
-    head = (cols < 3) & (mask > 0)
-    tail = (cols >= (n - 3)[:, None]) & (mask > 0)
-    y_first = (y * head).sum(1) / np.maximum(head.sum(1), 1)
-    y_last = (y * tail).sum(1) / np.maximum(tail.sum(1), 1)
-
-    # flat and linear-in-log alternatives, closed form
-    ybar = (y * mask).sum(1) / cnt
-    rss_flat = (((y - ybar[:, None]) * mask) ** 2).sum(1)
-    xbar = (x * mask).sum(1) / cnt
-    sxx = (((x - xbar[:, None]) * mask) ** 2).sum(1)
-    sxy = ((x - xbar[:, None]) * (y - ybar[:, None]) * mask).sum(1)
-    slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1), 0.0)
-    rss_lin = (((y - ybar[:, None] - slope[:, None] * (x - xbar[:, None])) * mask) ** 2).sum(1)
-
-    # sigmoid: all curves × all starts in one batch
-    st = _starts(xmin, xmax, y_first, y_last, ymin, ymax)
-    K = st.shape[1]
-    lo, hi = _bounds(xmin, xmax, ymin, ymax)
+    cv, warnings = _curves(frame)
+    n, step = cv.n, cv.step
+    ranges = (cv.stats(cv.x, np.min, 0.0), cv.stats(cv.x, np.max, 1.0),
+              cv.stats(cv.y, np.min, 0.0), cv.stats(cv.y, np.max, 1.0))
+    rss_flat, rss_lin = _simple_rss(cv)
+    theta, rss_sig, lo, _ = _fit_sigmoids(cv, ranges, engine)
     ok = n >= MIN_POINTS
-    theta = np.full((C, 4), np.nan)
-    rss_sig = np.full(C, np.nan)
-    if ok.any():
-        idx = np.flatnonzero(ok)
-        R = lambda a: np.repeat(a[idx], K, 0)  # noqa: E731  (one row per curve × start)
-        # screen: a few LM steps from every start, then only each curve's best continues
-        th, rs = _batch_sigmoid(st[idx].reshape(-1, 4), R(x), R(y), R(mask), R(lo), R(hi),
-                                max_iter=8)
-        rs = rs.reshape(len(idx), K)
-        best = np.argmin(np.where(np.isfinite(rs), rs, np.inf), axis=1)
-        th = th.reshape(len(idx), K, 4)[np.arange(len(idx)), best]
-        th, rs = _batch_sigmoid(th, x[idx], y[idx], mask[idx], lo[idx], hi[idx])
-        theta[idx] = th
-        rss_sig[idx] = rs
-        use_lmfit = engine == "lmfit" or (engine == "auto" and C <= 100)
-        if use_lmfit:
-            for i in idx:
-                m = n[i]
-                th_l, rs_l = _lmfit_one(x[i, :m], y[i, :m], theta[i], lo[i], hi[i])
-                if rs_l <= rss_sig[i] * (1 + 1e-9):
-                    theta[i], rss_sig[i] = th_l, rs_l
     for i in np.flatnonzero(~ok):
-        curve_warn[i].append(f"only {n[i]} points with tokens > 0; a sigmoid needs "
-                             f"{MIN_POINTS}: no fit")
+        cv.warnings[i].append(f"only {n[i]} points with tokens > 0; a sigmoid needs "
+                              f"{MIN_POINTS}: no fit")
 
-    scale = np.maximum(np.abs(ymax), np.abs(ymin))
+    scale = np.maximum(np.abs(ranges[3]), np.abs(ranges[2]))
     nn = np.maximum(n, 1)
     bic_flat = _bic(rss_flat, nn, 1, scale, step)
     bic_lin = _bic(rss_lin, nn, 2, scale, step)
@@ -431,62 +508,16 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
     rows = []
     covs: dict[str, np.ndarray] = {}
     z = _z(level)
-    for i, k in enumerate(names):
+    blank = dict.fromkeys(PARAMS, np.nan)
+    for i, k in enumerate(cv.names):
         row: dict[str, Any] = {"curve": k, "n_points": int(n[i])}
-        for e in extras:
-            row[e] = str(first_rows.loc[k, e])
-        if n[i] < 3:
-            status = None
-            curve_warn[i].append("fewer than 3 points with tokens > 0: no verdict")
-        else:
-            simple = min(bic_flat[i], bic_lin[i])
-            sig = bic_sig[i] < simple - STRONG_EVIDENCE
-            if sig and step[i] > 0:
-                f_, c_ = theta[i, 0], theta[i, 1]
-                noise = max(_binomial_sd(f_, step[i]), _binomial_sd(c_, step[i]))
-                if abs(c_ - f_) < RESOLVABLE_SD * noise:
-                    sig = False
-                    curve_warn[i].append(
-                        f"the sigmoid's rise {abs(c_ - f_):.3g} is within the noise of one "
-                        f"evaluation on {1 / step[i]:.0f} items (binomial sd {noise:.2g}): "
-                        "not counted as a transition")
-            if sig:
-                status = "grokked" if theta[i, 2] <= xmax[i] else "not_yet"
-            elif bic_lin[i] < bic_flat[i]:
-                status = "not_yet"
-            else:
-                status = "never"
-        vals = dict.fromkeys(PARAMS, np.nan)
-        se = dict.fromkeys(PARAMS, np.nan)
-        lo_ci = dict.fromkeys(PARAMS, np.nan)
-        hi_ci = dict.fromkeys(PARAMS, np.nan)
+        row.update({e: v[i] for e, v in cv.extras.items()})
+        status = _verdict(n[i], bic_flat[i], bic_lin[i], bic_sig[i], theta[i], step[i],
+                          ranges[1][i], cv.warnings[i])
+        vals = se = lo_ci = hi_ci = blank
         if ok[i]:
-            th = theta[i]
-            vals = {"floor": th[0], "ceiling": th[1], "midpoint": float(np.exp(th[2])),
-                    "width": float(np.exp(th[3]))}
-            _, J = _sig_rj(th[None, :], x[i:i + 1, :n[i]])
-            J = J[0]
-            s2 = rss_sig[i] / max(n[i] - 4, 1)
-            try:
-                cov = s2 * np.linalg.inv(J.T @ J)
-            except np.linalg.LinAlgError:
-                cov = np.full((4, 4), np.nan)
-            covs[k] = cov
-            sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-            se = {"floor": sd[0], "ceiling": sd[1], "midpoint": vals["midpoint"] * sd[2],
-                  "width": vals["width"] * sd[3]}
-            with np.errstate(over="ignore"):
-                lo_ci = {"floor": th[0] - z * sd[0], "ceiling": th[1] - z * sd[1],
-                         "midpoint": float(np.exp(th[2] - z * sd[2])),
-                         "width": float(np.exp(th[3] - z * sd[3]))}
-                hi_ci = {"floor": th[0] + z * sd[0], "ceiling": th[1] + z * sd[1],
-                         "midpoint": float(np.exp(th[2] + z * sd[2])),
-                         "width": float(np.exp(th[3] + z * sd[3]))}
-            if th[3] <= lo[i, 3] + 1e-6:
-                curve_warn[i].append("transition sharper than the checkpoint spacing resolves "
-                                     "(width at its lower bound)")
-            if status == "grokked" and not np.all(np.isfinite(sd)):
-                curve_warn[i].append("midpoint interval undefined (singular fit)")
+            vals, se, lo_ci, hi_ci, covs[k] = _sigmoid_estimates(
+                theta[i], cv.x[i, :n[i]], rss_sig[i], lo[i, 3], z, status, cv.warnings[i])
         for p in PARAMS:
             row[p], row[f"{p}_se"], row[f"{p}_lo"], row[f"{p}_hi"] = \
                 vals[p], se[p], lo_ci[p], hi_ci[p]
@@ -495,14 +526,13 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
         row["r2"] = (1 - rss_sig[i] / rss_flat[i]) if ok[i] and rss_flat[i] > 0 else np.nan
         row["bic_flat"], row["bic_linear"], row["bic_sigmoid"] = \
             bic_flat[i], bic_lin[i], bic_sig[i]
-        row["warnings"] = curve_warn[i]
+        row["warnings"] = cv.warnings[i]
         rows.append(row)
-    curves = pd.DataFrame(rows)
     n_unfit = int((~ok).sum())
     if n_unfit:
         warnings.append(f"{n_unfit} curve(s) had fewer than {MIN_POINTS} points with tokens > 0 "
                         "and got no sigmoid fit")
-    return GrokResult(curves=curves, level=level, warnings=warnings, cov=covs)
+    return GrokResult(curves=pd.DataFrame(rows), level=level, warnings=warnings, cov=covs)
 
 
 def fit_grok_curve(tokens, value, level: float = 0.9, engine: str = "lmfit") -> GrokResult:

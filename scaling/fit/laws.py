@@ -340,6 +340,144 @@ def _stretch(form: str, theta: np.ndarray, boot: np.ndarray, c: float,
     return out
 
 
+def _gauss_newton_cov(form: str, theta: np.ndarray, X: np.ndarray, logL: np.ndarray):
+    """Least-squares covariance ``s²·(JᵀJ)⁺`` at the optimum, and the Jacobian ``J``."""
+    r, J = optim.residuals_jacobian(form, theta[None, :], X, logL)
+    r, J = r[0], J[0]
+    P = len(theta)
+    s2 = float(r @ r) / max(len(r) - P, 1)
+    try:
+        cov = s2 * np.linalg.pinv(J.T @ J)
+    except np.linalg.LinAlgError:
+        cov = np.full((P, P), np.nan)
+    return cov, J
+
+
+def _optimum_warnings(lf: forms.LawForm, theta, bounds, J, info) -> tuple[list[str], list[int]]:
+    """Warnings about the optimum (parameters at a bound, terms that vanish at every point,
+    no convergence) and the parameters left unidentified (no interval)."""
+    warnings = []
+    span = bounds[:, 1] - bounds[:, 0]
+    at_bound = (np.abs(theta - bounds[:, 0]) < 1e-6 * span) | \
+               (np.abs(theta - bounds[:, 1]) < 1e-6 * span)
+    for k in np.flatnonzero(at_bound):
+        warnings.append(
+            f"{lf.names[k]} sits at its bound ({lf.internal[k]} in "
+            f"[{bounds[k, 0]:g}, {bounds[k, 1]:g}]); the data do not pin it down")
+    # a term below VANISHING of the loss at every point pins neither its coefficient nor its
+    # exponent: the objective is flat along them, and the delta method (a zero Jacobian
+    # column) would call their interval a point
+    unidentified = []
+    for ci, ei, _ in lf.terms:
+        if J[:, ci].max() < VANISHING:
+            unidentified += [ci, ei]
+            warnings.append(
+                f"the {lf.names[ci]}/{lf.names[ei]} term is below {VANISHING:g} of the loss at "
+                f"every point: {lf.names[ci]} and {lf.names[ei]} are not identified (no "
+                "interval)")
+    # L-BFGS-B often ends with a line-search "abnormal" at a Huber optimum (the objective is
+    # only C1); the batched LM's own stopping rule (no further decrease) then decides.
+    res = info["result"]
+    if not (info["converged_lm"][info["best"]] or (res is not None and res.success)):
+        why = "the solver's step limit" if res is None else res.message
+        warnings.append(f"optimiser did not converge ({why}); treat the fit as rough")
+    return warnings, unidentified
+
+
+def _bootstrap(form, theta, fbest, info, X, logL, bounds, runs, bootstrap, seed, delta,
+               warnings) -> np.ndarray:
+    """Internal parameters of ``bootstrap`` resamples over runs ``[B, P]`` (stretched; see
+    the module docstring), all resamples in one batch: multiplicities per point, each
+    resample started from the estimate and the next distinct optima of the search."""
+    P = len(theta)
+    rng = np.random.default_rng(seed)
+    uniq, inv = np.unique(runs, return_inverse=True)
+    G = len(uniq)
+    if G < 3:
+        warnings.append(f"only {G} runs: the bootstrap over runs cannot resolve uncertainty")
+    draws = rng.integers(0, G, size=(bootstrap, G))
+    counts = np.zeros((bootstrap, G))
+    np.add.at(counts, (np.repeat(np.arange(bootstrap), G), draws.ravel()), 1.0)
+    W = counts[:, inv]  # [B, n]
+    # the estimate and the next distinct optima of the search (the LM's best is usually
+    # the estimate itself, before polishing: one start, not two)
+    cand = np.vstack([theta[None, :], info["theta"]])
+    starts0 = cand[optim.distinct_best(cand, np.r_[fbest, info["f"]], 4, tol=1e-2)]
+    K = len(starts0)
+    th_b, f_b, _ = optim.batch_lm_chunked(form, np.tile(starts0, (bootstrap, 1)), X, logL,
+                                          bounds, weights=np.repeat(W, K, axis=0),
+                                          delta=delta, max_iter=400, tol=optim.BOOTSTRAP_TOL)
+    f_b = np.where(np.isfinite(f_b), f_b, np.inf).reshape(bootstrap, K)
+    pick = np.argmin(f_b, axis=1)
+    boot = th_b.reshape(bootstrap, K, P)[np.arange(bootstrap), pick]
+    # Degrees-of-freedom correction: the bootstrap spread of a P-parameter fit to G
+    # independent runs underestimates the sampling spread by about sqrt((G-P)/G), so the
+    # samples are stretched about the estimate by sqrt(G/(G-P)).
+    if G > P + 1:
+        boot = _stretch(form, theta, boot, np.sqrt(G / (G - P)), bounds)
+    return boot
+
+
+def _intervals(lf: forms.LawForm, theta, values, cov, boot_internal, level, unidentified):
+    """Standard errors, ``level`` intervals and correlations: bootstrap percentiles when there
+    are samples, else the delta method. Returns ``(samples frame or None, stderr, lo, hi,
+    correlation frame)``."""
+    names = lf.names
+    a = (1 - level) / 2
+    if boot_internal is not None:
+        bn = lf.to_natural(boot_internal)
+        boot = pd.DataFrame({k: bn[k] for k in names})
+        stderr = boot.std(ddof=1).to_numpy()
+        lo = boot.quantile(a).to_numpy()
+        hi = boot.quantile(1 - a).to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):  # a parameter fixed at a bound
+            corr = np.corrcoef(boot_internal.T) if len(boot_internal) > 2 \
+                else _correlation(cov)
+    else:
+        boot = None
+        se_int = np.sqrt(np.clip(np.diag(cov), 0, None))
+        z = _z(level)
+        lo_i, hi_i = theta - z * se_int, theta + z * se_int
+        is_log = np.array([n in ("e", "a", "b") for n in lf.internal])
+        stderr = np.where(is_log, values * se_int, se_int)
+        with np.errstate(over="ignore"):  # an unbounded interval is inf, said as such
+            lo = np.where(is_log, np.exp(lo_i), lo_i)
+            hi = np.where(is_log, np.exp(hi_i), hi_i)
+        corr = _correlation(cov)
+    corr = pd.DataFrame(np.nan_to_num(corr, nan=0.0), index=list(names), columns=list(names))
+    if unidentified:
+        stderr, lo, hi = (np.array(v, float) for v in (stderr, lo, hi))
+        stderr[unidentified] = lo[unidentified] = hi[unidentified] = np.nan
+    return boot, stderr, lo, hi, corr
+
+
+def _design_warnings(lf: forms.LawForm, X, corr, values, lo, hi, level,
+                     bootstrapped: bool) -> list[str]:
+    """Warnings about what the design can tell apart: α and β, and exponents whose interval
+    is wider than the value itself."""
+    warnings = []
+    if lf.uses_size:
+        design_corr = np.corrcoef(X[:, 0], X[:, 1])[0, 1] if np.std(X[:, 0]) > 0 and \
+            np.std(X[:, 1]) > 0 else 0.0
+        rho = float(corr.loc["alpha", "beta"])
+        if abs(design_corr) > 0.98:
+            warnings.append(
+                f"alpha and beta are not separable on this design: ln N and ln D move together "
+                f"(correlation {design_corr:+.3f}, e.g. a fixed tokens-per-parameter ratio); "
+                "add runs with several budgets per size")
+        elif abs(rho) > 0.95:
+            warnings.append(
+                f"alpha and beta are not separable on this design: their estimates are "
+                f"correlated {rho:+.2f}; add sizes or budgets")
+    if bootstrapped:
+        wide = [k for k, v, l_, h_ in zip(lf.names, values, lo, hi, strict=True)
+                if k in ("alpha", "beta") and (h_ - l_) > max(1.0, 2 * abs(v))]
+        for k in wide:
+            warnings.append(f"{k} is poorly determined: its {int(level * 100)}% interval is wider"
+                            " than the value itself")
+    return warnings
+
+
 def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, seed: int = 0,
             level: float = 0.9, delta: float = optim.HUBER_DELTA,
             starts: np.ndarray | None = None) -> LawResult:
@@ -379,127 +517,18 @@ def fit_law(N, D, L, runs=None, form: str = "chinchilla", bootstrap: int = 0, se
     X = optim.design(form, N, D)
     logL = np.log(L)
     grid = lf.start_grid() if starts is None else np.atleast_2d(np.asarray(starts, float))
-    theta, fbest, info = optim.multistart(form, grid, X, logL, bounds,
-                                          delta=delta)
-    res = info["result"]
-    P = len(theta)
-
-    # Gauss-Newton covariance (least-squares approximation) at the optimum.
-    r, J = optim.residuals_jacobian(form, theta[None, :], X, logL)
-    r, J = r[0], J[0]
-    dof = max(len(r) - P, 1)
-    s2 = float(r @ r) / dof
-    try:
-        cov = s2 * np.linalg.pinv(J.T @ J)
-    except np.linalg.LinAlgError:
-        cov = np.full((P, P), np.nan)
-
-    # warnings: bounds and convergence
-    span = bounds[:, 1] - bounds[:, 0]
-    at_bound = (np.abs(theta - bounds[:, 0]) < 1e-6 * span) | \
-               (np.abs(theta - bounds[:, 1]) < 1e-6 * span)
-    for k in np.flatnonzero(at_bound):
-        warnings.append(
-            f"{lf.names[k]} sits at its bound ({lf.internal[k]} in "
-            f"[{bounds[k, 0]:g}, {bounds[k, 1]:g}]); the data do not pin it down")
-    # a term below VANISHING of the loss at every point pins neither its coefficient nor its
-    # exponent: the objective is flat along them, and the delta method (a zero Jacobian
-    # column) would call their interval a point
-    unidentified = []
-    for ci, ei, _ in lf.terms:
-        if J[:, ci].max() < VANISHING:
-            unidentified += [ci, ei]
-            warnings.append(
-                f"the {lf.names[ci]}/{lf.names[ei]} term is below {VANISHING:g} of the loss at "
-                f"every point: {lf.names[ci]} and {lf.names[ei]} are not identified (no "
-                "interval)")
-    # L-BFGS-B often ends with a line-search "abnormal" at a Huber optimum (the objective is
-    # only C1); the batched LM's own stopping rule (no further decrease) then decides.
-    if not (info["converged_lm"][info["best"]] or (res is not None and res.success)):
-        why = "the solver's step limit" if res is None else res.message
-        warnings.append(f"optimiser did not converge ({why}); treat the fit as rough")
-
-    # bootstrap over runs, vectorised: multiplicities per point
-    boot_internal = None
-    if bootstrap and bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        uniq, inv = np.unique(runs, return_inverse=True)
-        G = len(uniq)
-        if G < 3:
-            warnings.append(f"only {G} runs: the bootstrap over runs cannot resolve uncertainty")
-        draws = rng.integers(0, G, size=(bootstrap, G))
-        counts = np.zeros((bootstrap, G))
-        np.add.at(counts, (np.repeat(np.arange(bootstrap), G), draws.ravel()), 1.0)
-        W = counts[:, inv]  # [B, n]
-        # the estimate and the next distinct optima of the search (the LM's best is usually
-        # the estimate itself, before polishing: one start, not two)
-        cand = np.vstack([theta[None, :], info["theta"]])
-        starts0 = cand[optim.distinct_best(cand, np.r_[fbest, info["f"]], 4, tol=1e-2)]
-        K = len(starts0)
-        starts = np.tile(starts0, (bootstrap, 1))
-        Wrep = np.repeat(W, K, axis=0)
-        th_b, f_b, _ = optim.batch_lm_chunked(form, starts, X, logL, bounds, weights=Wrep,
-                                              delta=delta, max_iter=400,
-                                              tol=optim.BOOTSTRAP_TOL)
-        f_b = np.where(np.isfinite(f_b), f_b, np.inf).reshape(bootstrap, K)
-        pick = np.argmin(f_b, axis=1)
-        boot_internal = th_b.reshape(bootstrap, K, P)[np.arange(bootstrap), pick]
-        # Degrees-of-freedom correction: the bootstrap spread of a P-parameter fit to G
-        # independent runs underestimates the sampling spread by about sqrt((G-P)/G), so the
-        # samples are stretched about the estimate by sqrt(G/(G-P)).
-        if G > P + 1:
-            boot_internal = _stretch(form, theta, boot_internal, np.sqrt(G / (G - P)),
-                                     bounds)
-
-    names = lf.names
+    theta, fbest, info = optim.multistart(form, grid, X, logL, bounds, delta=delta)
+    cov, J = _gauss_newton_cov(form, theta, X, logL)
+    more, unidentified = _optimum_warnings(lf, theta, bounds, J, info)
+    warnings += more
+    boot_internal = (_bootstrap(form, theta, fbest, info, X, logL, bounds, runs, bootstrap,
+                                seed, delta, warnings) if bootstrap and bootstrap > 0 else None)
     nat = lf.to_natural(theta)
-    values = np.array([float(nat[k]) for k in names])
-    a = (1 - level) / 2
-    if boot_internal is not None:
-        bn = lf.to_natural(boot_internal)
-        boot = pd.DataFrame({k: bn[k] for k in names})
-        stderr = boot.std(ddof=1).to_numpy()
-        lo = boot.quantile(a).to_numpy()
-        hi = boot.quantile(1 - a).to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):  # a parameter fixed at a bound
-            corr = np.corrcoef(boot_internal.T) if bootstrap > 2 else _correlation(cov)
-    else:
-        boot = None
-        se_int = np.sqrt(np.clip(np.diag(cov), 0, None))
-        z = _z(level)
-        lo_i, hi_i = theta - z * se_int, theta + z * se_int
-        is_log = np.array([n in ("e", "a", "b") for n in lf.internal])
-        stderr = np.where(is_log, values * se_int, se_int)
-        with np.errstate(over="ignore"):  # an unbounded interval is inf, said as such
-            lo = np.where(is_log, np.exp(lo_i), lo_i)
-            hi = np.where(is_log, np.exp(hi_i), hi_i)
-        corr = _correlation(cov)
-    corr = pd.DataFrame(np.nan_to_num(corr, nan=0.0), index=list(names), columns=list(names))
-    if unidentified:
-        stderr, lo, hi = (np.array(v, float) for v in (stderr, lo, hi))
-        stderr[unidentified] = lo[unidentified] = hi[unidentified] = np.nan
-
-    if lf.uses_size:
-        design_corr = np.corrcoef(X[:, 0], X[:, 1])[0, 1] if np.std(X[:, 0]) > 0 and \
-            np.std(X[:, 1]) > 0 else 0.0
-        rho = float(corr.loc["alpha", "beta"])
-        if abs(design_corr) > 0.98:
-            warnings.append(
-                f"alpha and beta are not separable on this design: ln N and ln D move together "
-                f"(correlation {design_corr:+.3f}, e.g. a fixed tokens-per-parameter ratio); "
-                "add runs with several budgets per size")
-        elif abs(rho) > 0.95:
-            warnings.append(
-                f"alpha and beta are not separable on this design: their estimates are "
-                f"correlated {rho:+.2f}; add sizes or budgets")
-    if boot is not None:
-        wide = [k for k, v, l_, h_ in zip(names, values, lo, hi, strict=True)
-                if k in ("alpha", "beta") and (h_ - l_) > max(1.0, 2 * abs(v))]
-        for k in wide:
-            warnings.append(f"{k} is poorly determined: its {int(level * 100)}% interval is wider"
-                            " than the value itself")
-
-    params = pd.DataFrame({"name": list(names), "value": values, "stderr": stderr,
+    values = np.array([float(nat[k]) for k in lf.names])
+    boot, stderr, lo, hi, corr = _intervals(lf, theta, values, cov, boot_internal, level,
+                                            unidentified)
+    warnings += _design_warnings(lf, X, corr, values, lo, hi, level, boot is not None)
+    params = pd.DataFrame({"name": list(lf.names), "value": values, "stderr": stderr,
                            "ci_low": lo, "ci_high": hi})
     data = pd.DataFrame({"run": runs, "params": N, "tokens": D, "loss": L})
     return LawResult(form=form, theta=theta, params=params, objective=fbest,

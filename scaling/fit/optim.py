@@ -214,22 +214,41 @@ def _huber_sum(r: np.ndarray, w: np.ndarray | None, delta: float) -> np.ndarray:
     return a.sum(axis=1)
 
 
-def batch_lm(form: str, theta0: np.ndarray, X: np.ndarray, logL: np.ndarray,
+def batch_lm(form, theta0: np.ndarray, X: np.ndarray | None, logL: np.ndarray,
              bounds: np.ndarray, weights: np.ndarray | None = None,
-             delta: float = HUBER_DELTA, max_iter: int = 300, tol: float = 1e-13):
+             delta: float = HUBER_DELTA, max_iter: int = 300, tol: float = 1e-13, *,
+             lam0: float = 1e-2, lam_min: float = 1e-9, lam_max: float = 1e12,
+             damping: tuple[float, float] = (1e-12, 1e-15), hold_at_bounds: bool = True):
     """Levenberg–Marquardt/IRLS from every row of ``theta0`` at once.
 
     Parameters
     ----------
+    form : str or structure
+        A law form's name (the Huber log-sum-exp objective of the module docstring), or a
+        ready structure with ``evaluate(theta, data, w, delta) -> (r, s, f)`` and
+        ``normal_equations(r, s, w, delta) -> (g, H)``, ``s`` laid out ``[·, S, n]`` (rows on
+        axis 1): the joint multi-recipe law of :mod:`scaling.fit.joint`, the grokking
+        sigmoids of :mod:`scaling.fit.grok`. A structure whose data differ per row has
+        ``take(rows)``, the structure of those rows only.
     theta0 : array ``[S, P]``
         Starts (internal parameterisation).
-    bounds : array ``[P, 2]``
-        Box; steps are projected onto it.
+    logL : array ``[n]`` or ``[S, n]``
+        The data the residuals are taken against (per row when 2-D).
+    bounds : array ``[P, 2]`` or ``[S, P, 2]``
+        Box (per row when 3-D); steps are projected onto it.
     weights : array ``[S, n]`` or ``[n]``, optional
-        Per-point multiplicities (bootstrap counts); 1 when omitted.
+        Per-point multiplicities (bootstrap counts, masks); 1 when omitted.
     tol : float
         A start stops when its objective improves by less than ``tol·(f + 1e-12)``
         in a step that was accepted.
+    lam0, lam_min, lam_max : float
+        The damping's start, floor, and the value past which a start gives up (stops).
+    damping : (float, float)
+        The step solves ``(H + (λ·(diag H + d₀) + d₁)·I) Δ = −g``.
+    hold_at_bounds : bool
+        Hold a parameter on its bound whose descent points outward, and solve the step over
+        the others (below); False: solve over all and clip (what the grokking fits always
+        did: they keep their results).
 
     Returns
     -------
@@ -239,21 +258,24 @@ def batch_lm(form: str, theta0: np.ndarray, X: np.ndarray, logL: np.ndarray,
     state is written out and dropped), and the normal equations come from
     :class:`_Structure`'s matrix products.
     """
-    # a non-string ``form`` is a ready structure with the same two methods (the joint
-    # multi-recipe law of :mod:`scaling.fit.joint`)
     st = _Structure(form, X) if isinstance(form, str) else form
-    theta = np.clip(np.array(theta0, float), bounds[:, 0], bounds[:, 1])
+    bounds = np.asarray(bounds, float)
+    lo, hi = bounds[..., 0], bounds[..., 1]
+    theta = np.clip(np.array(theta0, float), lo, hi)
     S, P = theta.shape
     w = None if weights is None else np.atleast_2d(weights).astype(float)
-    per_row = w is not None and w.shape[0] > 1
+    data = np.asarray(logL, float)
+    # what has one row per start, and is dropped with the start when it finishes
+    w_rows, data_rows, box_rows = (w is not None and w.shape[0] > 1, data.ndim == 2,
+                                   bounds.ndim == 3)
     f_out = np.empty(S)
     converged = np.zeros(S, bool)
-    idx = np.arange(S)  # the rows still running; th, r, s, f, lam, w are aligned with it
+    idx = np.arange(S)  # the rows still running; th, r, s, f, lam, w, … are aligned with it
     th = theta.copy()
-    r, s, f = st.evaluate(th, logL, w, delta)
-    lam = np.full(S, 1e-2)
+    r, s, f = st.evaluate(th, data, w, delta)
+    lam = np.full(S, lam0)
     eye = np.eye(P)
-    lo, hi = bounds[:, 0], bounds[:, 1]
+    d0, d1 = damping
     for _ in range(max_iter):
         if idx.size == 0:
             break
@@ -263,19 +285,19 @@ def batch_lm(form: str, theta0: np.ndarray, X: np.ndarray, logL: np.ndarray,
         # and clipping afterwards points the free ones the wrong way; with E on its bound,
         # as on many real grids, no start converged in 300 steps.)
         held = ((th <= lo) & (g > 0)) | ((th >= hi) & (g < 0))
-        if held.any():
+        if hold_at_bounds and held.any():
             free = ~held
             g = np.where(free, g, 0.0)
             H = H * (free[:, :, None] & free[:, None, :]) + held[:, :, None] * eye
         dH = np.einsum("spp->sp", H)
-        A = H + (lam[:, None, None] * (dH[:, :, None] + 1e-12) + 1e-15) * eye
+        A = H + (lam[:, None, None] * (dH[:, :, None] + d0) + d1) * eye
         try:
             step = -np.linalg.solve(A, g[..., None])[..., 0]
         except np.linalg.LinAlgError:
             step = -g / (np.einsum("spp->sp", A) + 1e-12)
         step = np.where(np.isfinite(step), step, 0.0)
         cand = np.clip(th + step, lo, hi)
-        rc, sc, fc = st.evaluate(cand, logL, w, delta)
+        rc, sc, fc = st.evaluate(cand, data, w, delta)
         better = fc < f
         improvement = np.where(better, f - fc, 0.0)
         if better.all():
@@ -285,15 +307,21 @@ def batch_lm(form: str, theta0: np.ndarray, X: np.ndarray, logL: np.ndarray,
             np.copyto(r, rc, where=better[:, None])
             np.copyto(s, sc, where=better[None, :, None])
             np.copyto(f, fc, where=better)
-        lam = np.where(better, np.maximum(lam * 0.3, 1e-9), lam * 10.0)
-        done = (better & (improvement <= tol * (fc + 1e-12))) | (lam > 1e12)
+        lam = np.where(better, np.maximum(lam * 0.3, lam_min), lam * 10.0)
+        done = (better & (improvement <= tol * (fc + 1e-12))) | (lam > lam_max)
         if done.any():
             fin = idx[done]
             theta[fin], f_out[fin], converged[fin] = th[done], f[done], True
             keep = ~done
             idx, th, r, s, f, lam = idx[keep], th[keep], r[keep], s[:, keep], f[keep], lam[keep]
-            if per_row:
+            if w_rows:
                 w = w[keep]
+            if data_rows:
+                data = data[keep]
+            if box_rows:
+                lo, hi = lo[keep], hi[keep]
+            if hasattr(st, "take"):
+                st = st.take(keep)
     theta[idx], f_out[idx] = th, f
     return theta, f_out, converged
 
