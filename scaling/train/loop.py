@@ -4,6 +4,8 @@
 checkpoint in ``out`` if there is one, and runs AdamW steps under the LR plan of
 :mod:`scaling.train.schedule`. At log-spaced steps (plus the last, the stage switch, the decay
 branch forks and the recipe's phase starts) the hooks ``evaluate`` and ``checkpoint`` run.
+``train`` reads as its stages (``setup``, ``resume``, ``prepare_evaluation``, ``train_steps``,
+then ``finish`` or ``fail``); they and the hooks share one :class:`Run`, the state of the run.
 
 A step ``s`` in metrics and checkpoints means "after ``s`` optimizer steps"; its ``tokens`` is
 ``s × tokens_per_step`` (all domains, procedural ones included).
@@ -39,8 +41,14 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from ..data.domains import is_task
+from ..data.stream import Stream, val_batches
+from ..data.tokenizer import get_tokenizer
 from ..errors import ScalingError
 from ..hardware import PrecisionChoice, resolve_precision
+from ..recipe import Recipe, parse_recipe
+from ..skills.evaluate import AnswerSet
+from ..skills.tasks import parse_task
 from ..store import RunDir, RunWriter
 from . import distributed as dist_
 from .config import RunConfig
@@ -145,10 +153,6 @@ def even_steps(n_steps: int, count: int) -> set[int]:
 
 def _answer_sets(recipe, config: RunConfig, tok, context: int) -> dict:
     """The fixed held-out items of every skill task the recipe draws (seed 0, every run)."""
-    from ..data.domains import is_task
-    from ..skills.evaluate import AnswerSet
-    from ..skills.tasks import parse_task
-
     return {d: AnswerSet(parse_task(d).eval_items(config.data.task_items), tok, context)
             for d in recipe.domains if is_task(d)}
 
@@ -193,6 +197,62 @@ def result_from_metrics(cfg: RunConfig, out: Path, status: str, reason: str = ""
 # --------------------------------------------------------------------------- the run
 
 
+@dataclass
+class Run:
+    """One run in progress: what :func:`setup` built, and the state a checkpoint saves.
+
+    The hooks below read and advance it; ``writer`` is None on every rank but rank 0."""
+
+    config: RunConfig
+    out: Path
+    dist: dist_.Dist
+    precision: str
+    writer: RunWriter | None
+    keep_checkpoints: int | None
+    recipe: Recipe
+    tok: Any
+    stream: Stream
+    plan: Plan
+    switch: int | None
+    """The step of a two-stage switch (``front=…:reset``)."""
+    emb_at: int | None
+    """The step where a continuous front's ``emb=`` option applies."""
+    ckpt_at: set[int]
+    eval_at: set[int]
+    model: GPT
+    opt: torch.optim.AdamW
+    scaler: torch.amp.GradScaler | None
+    # ---- what a checkpoint saves (with model, optimizer, scaler and the RNG)
+    step: int = 0
+    stage: int = 0
+    branches_done: list[float] = field(default_factory=list)
+    train_time: float = 0.0
+    timed_steps: int = 0
+    eval_time: float = 0.0
+    # ---- set by prepare_evaluation and the step loop
+    train_model: Any = None
+    """What runs forward: ``model``, compiled and/or DDP-wrapped."""
+    val: dict = field(default_factory=dict)
+    answer_sets: dict = field(default_factory=dict)
+    pending: list[dict] = field(default_factory=list)
+    """Records not yet written (train losses between evaluations)."""
+    t0: float = 0.0
+    t0_step: int = 0
+    """Wall clock and step where the current stretch of timed training steps began."""
+
+    @property
+    def dev(self) -> str:
+        return self.dist.device
+
+    @property
+    def n_steps(self) -> int:
+        return self.stream.n_steps
+
+    @property
+    def tps_step(self) -> int:
+        return self.stream.tokens_per_step
+
+
 def train(config: RunConfig, out: str | Path, device: str | None = None, progress: bool = True,
           *, precision: str | PrecisionChoice | None = "auto", compile: bool = False,
           keep_checkpoints: int | None = None) -> TrainResult:
@@ -220,33 +280,37 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
         Keep only the newest K checkpoints (older ones are deleted after each save); default:
         keep all. Runtime-only: the run id and the metrics do not depend on it.
     """
-    from ..data.stream import Stream, val_batches
-    from ..data.tokenizer import get_tokenizer
-    from ..recipe import parse_recipe
-
     out = Path(out)
     if keep_checkpoints is not None and keep_checkpoints < 1:
         raise TrainError(f"--keep-checkpoints must be >= 1 (the newest is needed to resume), "
                          f"got {keep_checkpoints}")
     dist = dist_.setup(device)
-    dev = dist.device
-    choice = resolve_precision(precision, dev)
-    precision = choice.precision
+    choice = resolve_precision(precision, dist.device)
     writer = RunWriter(out, config.to_dict()) if dist.is_main else None
     if dist_.broadcast_object(writer.status == "done" if writer else None, dist):
         dist_.teardown(dist)
-        if not dist.is_main:
-            return None
-        return result_from_metrics(config, out, "done", writer.reason)
+        return result_from_metrics(config, out, "done", writer.reason) if dist.is_main else None
     if writer is not None:
         writer.clear_failed()
         writer.write_runtime(
-            {"device": dev, "precision": precision, "precision_reason": choice.reason,
-             "compile": compile,
+            {"device": dist.device, "precision": choice.precision,
+             "precision_reason": choice.reason, "compile": compile,
              "world_size": dist.world_size, "torch": torch.__version__,
              "python": platform.python_version()})
+    run = setup(config, out, dist, choice.precision, writer, keep_checkpoints)
+    resume(run)
+    prepare_evaluation(run, compile)
+    reason = train_steps(run, progress)
+    return fail(run, reason) if reason is not None else finish(run)
 
-    # ---- data, model, plan ------------------------------------------------------------
+
+# --------------------------------------------------------------------------- its stages
+
+
+def setup(config: RunConfig, out: Path, dist: dist_.Dist, precision: str,
+          writer: RunWriter | None, keep_checkpoints: int | None) -> Run:
+    """Data, model, optimizer and the plan of a fresh run (step 0)."""
+    dev = dist.device
     recipe = parse_recipe(config.recipe)
     tok = get_tokenizer(config.data.tokenizer)
     if config.data.batch_size % dist.world_size:
@@ -255,7 +319,7 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
     stream = Stream(recipe, config.data.tokens, config.data.batch_size // dist.world_size,
                     config.data.seq_len, seed=config.seed, rank=dist.rank,
                     world_size=dist.world_size, tokenizer=tok)
-    n_steps, tps_step = stream.n_steps, stream.tokens_per_step
+    n_steps = stream.n_steps
     front = recipe.front
     switch = stream.step_of(front.fraction) if front is not None and front.reset else None
     # a continuous front with emb=: the embeddings change where the data does, nothing else
@@ -269,174 +333,225 @@ def train(config: RunConfig, out: str | Path, device: str | None = None, progres
     model = build_model(config.model, seed=config.seed, device=dev)
     opt = make_optimizer(model, config, dev)
     scaler = make_scaler(precision, dev)
+    return Run(config, out, dist, precision, writer, keep_checkpoints, recipe, tok, stream, plan,
+               switch, emb_at, ckpt_at, eval_at, model, opt, scaler)
 
-    # ---- resume -----------------------------------------------------------------------
-    step, stage, branches_done, train_time, timed_steps = 0, 0, [], 0.0, 0
-    eval_time = 0.0
+
+def resume(run: Run) -> None:
+    """Continue from the newest good checkpoint (rank 0 picks it), or start the metrics over."""
+    writer = run.writer
     ck = writer.load_latest_checkpoint() if writer is not None else None
     if writer is not None:
         for path, why in writer.refused_checkpoints:
             print(f"warning: refused checkpoint {path} ({why}); resuming from the previous "
                   "good one", file=sys.stderr)
-    ck_step = dist_.broadcast_object(ck[0] if ck else None, dist)
-    if ck_step is not None:
-        if ck is None:  # other ranks read the file rank 0 chose
-            ck = (ck_step, RunDir(out).load_checkpoint(ck_step))
-        state = ck[1]
-        model.load_state_dict(state["model"])
-        step, stage = state["step"], state["stage"]
-        branches_done = list(state["branches_done"])
-        train_time, timed_steps = state["train_time"], state["timed_steps"]
-        eval_time = state.get("eval_time", 0.0)
-        opt.load_state_dict(state["optim"])  # (of the main stage's fresh AdamW after a switch)
-        if scaler is not None and "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"])
+    ck_step = dist_.broadcast_object(ck[0] if ck else None, run.dist)
+    if ck_step is None:
         if writer is not None:
-            _truncate_metrics(writer, step, branches_done)
-    elif writer is not None:
-        writer.truncate_metrics_after(-1)  # no checkpoint: start the metrics over
+            writer.truncate_metrics_after(-1)  # no checkpoint: start the metrics over
+        return
+    if ck is None:  # other ranks read the file rank 0 chose
+        ck = (ck_step, RunDir(run.out).load_checkpoint(ck_step))
+    load_state(run, ck[1])
+    if writer is not None:
+        _truncate_metrics(writer, run.step, run.branches_done)
 
-    train_model = torch.compile(model) if compile else model
-    if dist.enabled:
-        train_model = DDP(train_model, device_ids=[dev] if dev.startswith("cuda") else None)
-    val = ({d: val_batches(d, config.data.val_batches, config.data.val_batch_size,
-                           config.data.seq_len, seed=0, tokenizer=tok)
-            for d in _val_domains(recipe)} if dist.is_main else {})
-    answer_sets = _answer_sets(recipe, config, tok, model.cfg.seq_len) if dist.is_main else {}
 
-    # ---- hooks ------------------------------------------------------------------------
-    pending: list[dict] = []
+def prepare_evaluation(run: Run, compile: bool) -> None:
+    """The model that trains (compiled, DDP-wrapped) and what rank 0 evaluates on."""
+    cfg, dev = run.config, run.dev
+    run.train_model = torch.compile(run.model) if compile else run.model
+    if run.dist.enabled:
+        run.train_model = DDP(run.train_model,
+                              device_ids=[dev] if dev.startswith("cuda") else None)
+    if run.dist.is_main:
+        run.val = {d: val_batches(d, cfg.data.val_batches, cfg.data.val_batch_size,
+                                  cfg.data.seq_len, seed=0, tokenizer=run.tok)
+                   for d in _val_domains(run.recipe)}
+        run.answer_sets = _answer_sets(run.recipe, cfg, run.tok, run.model.cfg.seq_len)
 
-    def evaluate(at: int, m: GPT, branch: Branch | None = None) -> list[dict]:
-        """Per-domain validation loss and every skill probe, as records (rank 0)."""
-        extra = {} if branch is None else {"branch": branch.fraction, "fork_step": branch.fork}
-        recs = [dict(step=at, tokens=at * tps_step, kind="val_loss", name=d,
-                     value=val_loss(m, bs, dev, precision), **extra) for d, bs in val.items()]
-        acc = probe_accuracies(m, tok, config.data.probe_n, config.data.probe_difficulty, dev,
-                               precision)
-        recs += [dict(step=at, tokens=at * tps_step, kind="skill", name=k, value=v, **extra)
-                 for k, v in acc.items()]
-        for k, (exact, per_token) in task_accuracies(m, answer_sets, dev, precision).items():
-            s = answer_sets[k]
-            recs += [dict(step=at, tokens=at * tps_step, kind="skill", name=k, value=exact,
-                          items=s.n_items, metric="exact_match", **extra),
-                     dict(step=at, tokens=at * tps_step, kind="skill", name=f"{k}/token",
-                          value=per_token, items=s.n_tokens, metric="token_accuracy", **extra)]
-        return recs
 
-    def checkpoint(at: int) -> None:
-        writer.save_checkpoint({
-            "model": model.state_dict(), "optim": opt.state_dict(), "step": at,
-            "stage": stage, "branches_done": list(branches_done), "rng": _rng_state(),
-            "train_time": train_time, "timed_steps": timed_steps, "run_id": config.run_id,
-            "eval_time": eval_time,
-            **({"scaler": scaler.state_dict()} if scaler is not None else {}),
-        }, at)
-        if keep_checkpoints:
-            writer.prune_checkpoints(keep_checkpoints)
-
-    def step_on(m, pm: GPT, o, s: int, lr: float, sc=scaler) -> float:
-        """One step on ``stream.batch(s)``: ``m`` runs forward, ``pm`` holds the parameters."""
-        b = stream.batch(s)
-        return train_step(m, pm, o, b.x, b.y, b.loss_mask, lr, dev=dev, precision=precision,
-                          dist=dist, grad_clip=config.optim.grad_clip, scaler=sc)
-
-    def run_branch(b: Branch) -> list[dict]:
-        """Cool down a copy of model + optimizer from the fork; evaluate its end point."""
-        bm = copy.deepcopy(model)
-        bo = make_optimizer(bm, config, dev)
-        bo.load_state_dict(opt.state_dict())
-        bs = make_scaler(precision, dev)
-        if bs is not None:
-            bs.load_state_dict(scaler.state_dict())
-        bm_train = DDP(bm, device_ids=[dev] if dev.startswith("cuda") else None) \
-            if dist.enabled else bm
-        for s in range(b.fork, b.end):
-            loss = step_on(bm_train, bm, bo, s, config.optim.lr * plan.factor(s, b), bs)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss {loss} at step {s + 1} of decay "
-                                         f"branch {b.fraction}")
-        return evaluate(b.end, bm, b) if dist.is_main else []
-
-    def fail(reason: str) -> TrainResult:
-        if writer is not None:
-            writer.log_many(pending)
-            writer.mark_failed(reason)
-        dist_.teardown(dist)
-        res = (result_from_metrics(config, out, "failed", reason) if dist.is_main else None)
-        return res
-
-    # ---- the loop ---------------------------------------------------------------------
+def train_steps(run: Run, progress: bool) -> str | None:
+    """The step loop from ``run.step`` to the end: the reason it failed, or None."""
     bar = None
-    if progress and dist.is_main:
+    if progress and run.dist.is_main:
         from tqdm import tqdm
-        bar = tqdm(total=n_steps, initial=step, unit="step", file=sys.stderr, disable=None,
-                   desc=config.run_id)
-    log_every = max(1, n_steps // 200)
+        bar = tqdm(total=run.n_steps, initial=run.step, unit="step", file=sys.stderr,
+                   disable=None, desc=run.config.run_id)
+    log_every = max(1, run.n_steps // 200)
     loss_acc, loss_n = 0.0, 0
-    t0, t0_step = time.perf_counter(), step
-    while step < n_steps:
-        if switch is not None and step == switch and stage == 0:
-            # two-stage front-loading: keep what the recipe says, fresh AdamW and warm-up
-            reinit_for_stage(model, front.keep, config.seed, front.emb)
-            opt = make_optimizer(model, config, dev)
-            stage = 1
-        elif emb_at is not None and step == emb_at and stage == 0:
-            reinit_for_stage(model, None, config.seed, front.emb)
-            stage = 1
-        for b in plan.branches:
-            if b.fork == step and b.fraction not in branches_done:
-                train_time += time.perf_counter() - t0
-                try:
-                    recs = run_branch(b)
-                except FloatingPointError as e:
-                    return fail(str(e))
-                if writer is not None:
-                    writer.log_many(recs)
-                branches_done.append(b.fraction)
-                t0 = time.perf_counter()
-        loss = step_on(train_model, model, opt, step, config.optim.lr * plan.factor(step))
-        step += 1
+    run.t0, run.t0_step = time.perf_counter(), run.step
+    while run.step < run.n_steps:
+        switch_stage(run)
+        if (reason := run_branches(run)) is not None:
+            return reason
+        loss = step_on(run, run.train_model, run.model, run.opt, run.step,
+                       run.config.optim.lr * run.plan.factor(run.step), run.scaler)
+        run.step += 1
         if not math.isfinite(loss):
-            return fail(f"non-finite training loss ({loss}) at step {step}")
+            return f"non-finite training loss ({loss}) at step {run.step}"
         loss_acc, loss_n = loss_acc + loss, loss_n + 1
-        if step % log_every == 0 or step in eval_at:
-            pending.append(dict(step=step, tokens=step * tps_step, kind="train_loss",
-                                name="train", value=loss_acc / loss_n))
+        if run.step % log_every == 0 or run.step in run.eval_at:
+            run.pending.append(dict(step=run.step, tokens=run.step * run.tps_step,
+                                    kind="train_loss", name="train", value=loss_acc / loss_n))
             loss_acc, loss_n = 0.0, 0
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-        if step in eval_at:
-            if dev.startswith("cuda"):
-                torch.cuda.synchronize()
-            train_time += time.perf_counter() - t0
-            timed_steps += step - t0_step
-            if dist.is_main:
-                tps = timed_steps * tps_step / max(train_time, 1e-9)
-                t_eval = time.perf_counter()
-                pending += evaluate(step, model)
-                eval_time += time.perf_counter() - t_eval
-                pending += [dict(step=step, tokens=step * tps_step, kind="throughput", name=k,
-                                 value=v) for k, v in (("tokens_per_s", tps),
-                                                       ("train_seconds", train_time),
-                                                       ("eval_seconds", eval_time))]
-                writer.log_many(pending)
-                pending.clear()
-                if step in ckpt_at:
-                    checkpoint(step)
-            dist_.barrier(dist)
-            t0, t0_step = time.perf_counter(), step
+        if run.step in run.eval_at:
+            evaluate_and_checkpoint(run)
     if bar is not None:
         bar.close()
-    if writer is not None:
-        writer.mark_done(f"finished {n_steps} steps, {n_steps * tps_step} tokens")
-    dist_.barrier(dist)  # every rank leaves together, after the run is marked done
-    dist_.teardown(dist)
-    if not dist.is_main:
+    return None
+
+
+def finish(run: Run) -> TrainResult | None:
+    """Mark the run done; every rank leaves together. The summary on rank 0."""
+    if run.writer is not None:
+        run.writer.mark_done(f"finished {run.n_steps} steps, {run.n_steps * run.tps_step} "
+                             "tokens")
+    dist_.barrier(run.dist)  # every rank leaves together, after the run is marked done
+    dist_.teardown(run.dist)
+    if not run.dist.is_main:
         return None
-    return result_from_metrics(config, out, "done", "finished")
+    return result_from_metrics(run.config, run.out, "done", "finished")
+
+
+def fail(run: Run, reason: str) -> TrainResult | None:
+    """Write what is pending, mark the run failed with ``reason``; the summary on rank 0."""
+    if run.writer is not None:
+        run.writer.log_many(run.pending)
+        run.writer.mark_failed(reason)
+    dist_.teardown(run.dist)
+    return (result_from_metrics(run.config, run.out, "failed", reason) if run.dist.is_main
+            else None)
+
+
+# --------------------------------------------------------------------------- the hooks
+
+
+def step_on(run: Run, m, pm: GPT, o, s: int, lr: float,
+            scaler: torch.amp.GradScaler | None) -> float:
+    """One step on ``stream.batch(s)``: ``m`` runs forward, ``pm`` holds the parameters."""
+    b = run.stream.batch(s)
+    return train_step(m, pm, o, b.x, b.y, b.loss_mask, lr, dev=run.dev,
+                      precision=run.precision, dist=run.dist,
+                      grad_clip=run.config.optim.grad_clip, scaler=scaler)
+
+
+def switch_stage(run: Run) -> None:
+    """At the end of a front= warm-up: re-initialise what the recipe does not keep."""
+    front = run.recipe.front
+    if run.switch is not None and run.step == run.switch and run.stage == 0:
+        # two-stage front-loading: keep what the recipe says, fresh AdamW and warm-up
+        reinit_for_stage(run.model, front.keep, run.config.seed, front.emb)
+        run.opt = make_optimizer(run.model, run.config, run.dev)
+        run.stage = 1
+    elif run.emb_at is not None and run.step == run.emb_at and run.stage == 0:
+        reinit_for_stage(run.model, None, run.config.seed, front.emb)
+        run.stage = 1
+
+
+def run_branches(run: Run) -> str | None:
+    """The WSD decay branches that fork at this step (not yet done): the reason one failed."""
+    for b in run.plan.branches:
+        if b.fork == run.step and b.fraction not in run.branches_done:
+            run.train_time += time.perf_counter() - run.t0
+            try:
+                recs = run_branch(run, b)
+            except FloatingPointError as e:
+                return str(e)
+            if run.writer is not None:
+                run.writer.log_many(recs)
+            run.branches_done.append(b.fraction)
+            run.t0 = time.perf_counter()
+    return None
+
+
+def run_branch(run: Run, b: Branch) -> list[dict]:
+    """Cool down a copy of model + optimizer from the fork; evaluate its end point."""
+    bm = copy.deepcopy(run.model)
+    bo = make_optimizer(bm, run.config, run.dev)
+    bo.load_state_dict(run.opt.state_dict())
+    bs = make_scaler(run.precision, run.dev)
+    if bs is not None:
+        bs.load_state_dict(run.scaler.state_dict())
+    bm_train = DDP(bm, device_ids=[run.dev] if run.dev.startswith("cuda") else None) \
+        if run.dist.enabled else bm
+    for s in range(b.fork, b.end):
+        loss = step_on(run, bm_train, bm, bo, s, run.config.optim.lr * run.plan.factor(s, b), bs)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss {loss} at step {s + 1} of decay "
+                                     f"branch {b.fraction}")
+    return evaluate(run, b.end, bm, b) if run.dist.is_main else []
+
+
+def evaluate_and_checkpoint(run: Run) -> None:
+    """At an evaluation step: evaluate, log throughput and what is pending, checkpoint."""
+    step = run.step
+    if run.dev.startswith("cuda"):
+        torch.cuda.synchronize()
+    run.train_time += time.perf_counter() - run.t0
+    run.timed_steps += step - run.t0_step
+    if run.dist.is_main:
+        tps = run.timed_steps * run.tps_step / max(run.train_time, 1e-9)
+        t_eval = time.perf_counter()
+        run.pending += evaluate(run, step, run.model)
+        run.eval_time += time.perf_counter() - t_eval
+        run.pending += [dict(step=step, tokens=step * run.tps_step, kind="throughput", name=k,
+                             value=v) for k, v in (("tokens_per_s", tps),
+                                                   ("train_seconds", run.train_time),
+                                                   ("eval_seconds", run.eval_time))]
+        run.writer.log_many(run.pending)
+        run.pending.clear()
+        if step in run.ckpt_at:
+            checkpoint(run, step)
+    dist_.barrier(run.dist)
+    run.t0, run.t0_step = time.perf_counter(), step
+
+
+def evaluate(run: Run, at: int, m: GPT, branch: Branch | None = None) -> list[dict]:
+    """Per-domain validation loss and every skill probe, as records (rank 0)."""
+    cfg, dev, prec, tokens = run.config, run.dev, run.precision, at * run.tps_step
+    extra = {} if branch is None else {"branch": branch.fraction, "fork_step": branch.fork}
+    recs = [dict(step=at, tokens=tokens, kind="val_loss", name=d,
+                 value=val_loss(m, bs, dev, prec), **extra) for d, bs in run.val.items()]
+    acc = probe_accuracies(m, run.tok, cfg.data.probe_n, cfg.data.probe_difficulty, dev, prec)
+    recs += [dict(step=at, tokens=tokens, kind="skill", name=k, value=v, **extra)
+             for k, v in acc.items()]
+    for k, (exact, per_token) in task_accuracies(m, run.answer_sets, dev, prec).items():
+        s = run.answer_sets[k]
+        recs += [dict(step=at, tokens=tokens, kind="skill", name=k, value=exact,
+                      items=s.n_items, metric="exact_match", **extra),
+                 dict(step=at, tokens=tokens, kind="skill", name=f"{k}/token",
+                      value=per_token, items=s.n_tokens, metric="token_accuracy", **extra)]
+    return recs
+
+
+def checkpoint(run: Run, at: int) -> None:
+    """Save the state after step ``at``; prune to the newest ``keep_checkpoints``."""
+    run.writer.save_checkpoint({
+        "model": run.model.state_dict(), "optim": run.opt.state_dict(), "step": at,
+        "stage": run.stage, "branches_done": list(run.branches_done), "rng": _rng_state(),
+        "train_time": run.train_time, "timed_steps": run.timed_steps,
+        "run_id": run.config.run_id, "eval_time": run.eval_time,
+        **({"scaler": run.scaler.state_dict()} if run.scaler is not None else {}),
+    }, at)
+    if run.keep_checkpoints:
+        run.writer.prune_checkpoints(run.keep_checkpoints)
+
+
+def load_state(run: Run, state: dict) -> None:
+    """The inverse of :func:`checkpoint`: model, counters, optimizer, scaler, RNG."""
+    run.model.load_state_dict(state["model"])
+    run.step, run.stage = state["step"], state["stage"]
+    run.branches_done = list(state["branches_done"])
+    run.train_time, run.timed_steps = state["train_time"], state["timed_steps"]
+    run.eval_time = state.get("eval_time", 0.0)
+    run.opt.load_state_dict(state["optim"])  # (of the main stage's fresh AdamW after a switch)
+    if run.scaler is not None and "scaler" in state:
+        run.scaler.load_state_dict(state["scaler"])
+    _set_rng_state(state["rng"])
 
 
 def make_scaler(precision: str, device: str) -> torch.amp.GradScaler | None:
