@@ -463,6 +463,43 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
         ``auto``, ``fp32``, ``bf16``, ``fp16``; default: the spec's ``[train] precision``.
         Local runs share one resolution (made here); cluster jobs resolve it on their node.
     """
+    _check_options(executor, jobs, keep_checkpoints)
+    configs = spec.configs()  # every recipe and option validated before anything runs
+    precision = precision or spec.precision
+    if precision not in ("auto", *PRECISIONS):
+        raise GridError(f"unknown precision {precision!r}; use auto, {', '.join(PRECISIONS)}")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GridError(f"cannot create grid directory {out}: {e.strerror}") from e
+    t0 = time.perf_counter()
+    results, todo = _sort_runs(configs, out, retry_failed)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(configs), initial=len(results), desc=f"grid {spec.name}", unit="run",
+               disable=not progress or None)
+
+    def record(r: dict) -> None:
+        results.append(r)
+        bar.update(1)
+        bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in sorted(_count(results).items())))
+        if on_result:
+            on_result(r)
+
+    if executor == "submitit":  # each job resolves the precision on its own node
+        _run_submitit(spec, todo, out, device, record, keep_checkpoints, precision)
+    elif todo:
+        _run_local(spec, todo, out, device, record, bar, jobs=jobs, progress=progress,
+                   keep_checkpoints=keep_checkpoints, precision=precision)
+    bar.close()
+    return GridResult(out=out, results=results, seconds=time.perf_counter() - t0,
+                      grid=spec.name)
+
+
+def _check_options(executor: str, jobs: int, keep_checkpoints: int | None) -> None:
+    """The executor (and submitit, when asked for), ``--jobs`` and ``--keep-checkpoints``."""
     if executor not in EXECUTORS:
         raise GridError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
     if executor == "submitit":
@@ -476,16 +513,11 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
     if keep_checkpoints is not None and keep_checkpoints < 1:
         raise GridError(f"--keep-checkpoints must be ≥ 1 (the newest is needed to resume), "
                         f"got {keep_checkpoints}")
-    configs = spec.configs()  # every recipe and option validated before anything runs
-    precision = precision or spec.precision
-    if precision not in ("auto", *PRECISIONS):
-        raise GridError(f"unknown precision {precision!r}; use auto, {', '.join(PRECISIONS)}")
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GridError(f"cannot create grid directory {out}: {e.strerror}") from e
-    t0 = time.perf_counter()
+
+
+def _sort_runs(configs: list, out: Path, retry_failed: bool) -> tuple[list[dict], list]:
+    """The outcomes of the runs that will not train (done, failed, another run's directory)
+    and the configs still to train; ``retry_failed`` clears the failed runs' markers."""
     results: list[dict] = []
     todo = []
     for cfg in configs:
@@ -507,43 +539,30 @@ def run_grid(spec: GridSpec, out: str | os.PathLike, executor: str = "local", jo
                             "reason": rd.reason})
         else:
             todo.append(cfg)
+    return results, todo
 
-    from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(configs), initial=len(results), desc=f"grid {spec.name}", unit="run",
-               disable=not progress or None)
-
-    def record(r: dict) -> None:
-        results.append(r)
-        bar.update(1)
-        bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in sorted(_count(results).items())))
-        if on_result:
-            on_result(r)
-
-    if executor == "submitit":  # each job resolves the precision on its own node
-        _run_submitit(spec, todo, out, device, record, keep_checkpoints, precision)
-    elif todo:
-        # one resolution for all local runs: the calibration is timed once, on idle cores
-        choice = resolve_precision(precision, resolve_device(device))
-        if jobs == 1:
-            for cfg in todo:
-                bar.set_description_str(f"grid {spec.name}: {cfg.recipe} "
-                                        f"{format_count(cfg.n_params)}")
-                record(run_one(cfg.to_dict(), str(out / cfg.run_id), device, progress=progress,
-                               keep_checkpoints=keep_checkpoints, precision=choice))
-        else:
-            threads = threads_per_job(jobs)  # each worker its share of the cores, never all
-            # workers end with this process, even under kill -9 (scaling.workers)
-            with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
-                                     initializer=die_with_parent,
-                                     initargs=(os.getpid(),)) as pool:
-                futs = [pool.submit(run_one, cfg.to_dict(), str(out / cfg.run_id), device,
-                                    False, threads, keep_checkpoints, choice) for cfg in todo]
-                for f in as_completed(futs):
-                    record(f.result())
-    bar.close()
-    return GridResult(out=out, results=results, seconds=time.perf_counter() - t0,
-                      grid=spec.name)
+def _run_local(spec: GridSpec, todo: list, out: Path, device: str | None,
+               record: Callable[[dict], None], bar, *, jobs: int, progress: bool,
+               keep_checkpoints: int | None, precision: str) -> None:
+    """Train ``todo`` in this process (``jobs=1``) or in ``jobs`` worker processes."""
+    # one resolution for all local runs: the calibration is timed once, on idle cores
+    choice = resolve_precision(precision, resolve_device(device))
+    if jobs == 1:
+        for cfg in todo:
+            bar.set_description_str(f"grid {spec.name}: {cfg.recipe} "
+                                    f"{format_count(cfg.n_params)}")
+            record(run_one(cfg.to_dict(), str(out / cfg.run_id), device, progress=progress,
+                           keep_checkpoints=keep_checkpoints, precision=choice))
+        return
+    threads = threads_per_job(jobs)  # each worker its share of the cores, never all
+    # workers end with this process, even under kill -9 (scaling.workers)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        futs = [pool.submit(run_one, cfg.to_dict(), str(out / cfg.run_id), device,
+                            False, threads, keep_checkpoints, choice) for cfg in todo]
+        for f in as_completed(futs):
+            record(f.result())
 
 
 def _count(results: list[dict]) -> dict[str, int]:
