@@ -7,7 +7,7 @@ interact — an early start tolerates a high weight, a late start needs a low on
 Ours: recipes ``prose=1;mid=code:W@S`` with W ∈ {0.2, 0.5}, S ∈ {0.3, 0.7} (one seed, four
 budgets, five sizes). Each recipe's Chinchilla law :math:`L(N, D)` is fitted on the code
 validation loss (in-domain) and on the prose validation loss (forgetting), bootstrapped over
-runs (:func:`scaling.predict.savings.fit_recipe`, the prediction layer's fits). At the
+runs (:func:`scaling.predict.independent.fit_recipe`, the prediction layer's fits). At the
 grid's largest size and budget the study reports
 
 - code loss of each (W, S) and of the static mixture ``code=0.2,prose=0.8``;
@@ -27,7 +27,7 @@ import numpy as np
 
 from scaling.errors import ScalingError
 from scaling.fit import forms
-from scaling.predict.savings import fit_recipe, quantiles
+from scaling.predict.independent import fit_recipe, quantiles
 from scaling.units import format_count
 
 from .common import BASELINE, LEVEL, Context, errbars, fmt_interval

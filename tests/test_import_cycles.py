@@ -27,11 +27,6 @@ KNOWN_CYCLES = {
     # imports domains
     ("scaling.data.domains", "scaling.skills"),
     ("scaling.data.domains", "scaling.skills.tasks"),
-    # predict.savings dispatches to interpolate (a recipe outside the grid) and joint (the
-    # joint law), which call back into savings' helpers (choose_fits, savings_at,
-    # procedural_share, …)
-    ("scaling.predict.interpolate", "scaling.predict.savings"),
-    ("scaling.predict.joint", "scaling.predict.savings"),
 }
 
 

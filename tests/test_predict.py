@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.predict import PredictError, savings
+from scaling.predict import PredictError, independent
 from scaling.predict import predict_savings as _predict_savings
 from scaling.predict.grid import load_grid
-from scaling.predict.savings import procedural_share
+from scaling.predict.independent import procedural_share
 from scaling.predict.simulate import BASELINE_LAW, RECIPE_LAW, simulate_grid, true_savings
 from scaling.recipe import RecipeError
 
@@ -58,10 +58,10 @@ def test_default_target_is_10x_extrapolated_and_widened(grid, monkeypatch):
     assert narrow.savings_ratio == pytest.approx(res.savings_ratio)
     # the widening multiplies each sample by exp(tau z): tau = c * drift * ln(N / N_max)
     tau = ext["widening_sd_log"]
-    assert tau == pytest.approx(savings.WIDEN_C * ext["drift"]["delta"] * np.log(10))
+    assert tau == pytest.approx(independent.WIDEN_C * ext["drift"]["delta"] * np.log(10))
     z = np.log(res.samples / narrow.samples) / tau
     assert np.allclose(z, np.random.default_rng(7).standard_normal(z.size))
-    monkeypatch.setattr(savings, "WIDEN_C", 10.0)
+    monkeypatch.setattr(independent, "WIDEN_C", 10.0)
     wide = predict_savings(grid, REC, bootstrap=40)
     assert (wide.interval[1] / wide.interval[0]) > 2 * (narrow.interval[1] / narrow.interval[0])
     s = res.summary()

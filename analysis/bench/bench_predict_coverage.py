@@ -6,7 +6,7 @@ Two methods on the same simulated grids (``scaling.predict.simulate.simulate_joi
 baseline tokens):
 
 - ``independent`` — one Chinchilla law per recipe, savings by inverting one law at the
-  other's loss, bootstrap + extrapolation widening (``scaling.predict.savings``);
+  other's loss, bootstrap + extrapolation widening (``scaling.predict.independent``);
 - ``joint`` — the joint multi-recipe law (``scaling.fit.joint``) with the interval parts of
   ``scaling.predict.joint`` (bootstrap, admissible variants, nested-backtest extrapolation).
 
@@ -41,8 +41,8 @@ import numpy as np
 
 from scaling.fit.joint import fit_joint
 from scaling.predict.grid import load_grid, one_blas_thread
+from scaling.predict.independent import savings_at
 from scaling.predict.joint import joint_savings
-from scaling.predict.savings import savings_at
 from scaling.predict.simulate import (
     BASELINE_LAW,
     JOINT_SIZES,
@@ -50,6 +50,7 @@ from scaling.predict.simulate import (
     joint_true_savings,
     simulate_joint_grid,
 )
+from scaling.workers import pmap
 
 K = 1 / 0.7
 SCENARIOS = {
@@ -65,47 +66,59 @@ def _independent(frame, N, D, bootstrap, seed):
     return a.savings_ratio, a.interval, a.loss_recipe_interval, a.loss_baseline_interval
 
 
-def run(name: str, draws: int, noise: float, seeds: int, bootstrap: int, compare: bool):
+def _draw(k: int, sc: dict, noise: float, seeds: int, bootstrap: int, compare: bool):
+    """One simulated grid (seed ``k``): the chosen variant and a row per target factor."""
+    frame = simulate_joint_grid({"base": (1.0, 0.0), "rec": (K, sc["gamma"])},
+                                seeds=seeds, noise=noise, seed=k, bend=sc["bend"])
+    law = fit_joint(frame, "base", bootstrap=bootstrap, seed=k)
+    nested, rows = None, {}
+    for f in sc["factors"]:
+        N = f * JOINT_SIZES[-1]
+        D = 20.0 * N
+        s_true = joint_true_savings(BASELINE_LAW, N, D, K, sc["gamma"], bend=sc["bend"])
+        L_r = joint_loss(BASELINE_LAW, N, D, K, sc["gamma"], bend=sc["bend"])
+        L_b = joint_loss(BASELINE_LAW, N, D, bend=sc["bend"])
+        a = joint_savings(law, "rec", N, D, seed=k, nested=nested)
+        nested = a.parts.get("extrapolation", {}).get("nested")
+        row = {"joint_err": a.savings_ratio - s_true,
+               "joint_cov": a.interval[0] <= s_true <= a.interval[1],
+               "joint_cov_boot": _inside(a.parts["bootstrap"]["interval"], s_true),
+               "joint_cov_var": _inside(a.parts["variants"]["interval"], s_true),
+               "joint_loss_cov": (_inside(a.loss_recipe_interval, L_r)
+                                  + _inside(a.loss_baseline_interval, L_b)) / 2,
+               "joint_width": np.log(a.interval[1] / a.interval[0])}
+        if compare:
+            s, iv, lr, lb = _independent(frame, N, D, bootstrap, k)
+            row.update(ind_err=s - s_true, ind_cov=_inside(iv, s_true),
+                       ind_loss_cov=(_inside(lr, L_r) + _inside(lb, L_b)) / 2,
+                       ind_width=np.log(iv[1] / iv[0]) if iv[0] > 0 else np.inf)
+        rows[f] = row
+    return law.variant.name, rows
+
+
+def run(name: str, draws: int, noise: float, seeds: int, bootstrap: int, compare: bool,
+        jobs: int | None = None):
     sc = SCENARIOS[name]
     rows = {f: [] for f in sc["factors"]}
     chosen = {}
     t0 = time.perf_counter()
-    for k in range(draws):
-        frame = simulate_joint_grid({"base": (1.0, 0.0), "rec": (K, sc["gamma"])},
-                                    seeds=seeds, noise=noise, seed=k, bend=sc["bend"])
-        law = fit_joint(frame, "base", bootstrap=bootstrap, seed=k)
-        chosen[law.variant.name] = chosen.get(law.variant.name, 0) + 1
-        nested = None
-        for f in sc["factors"]:
-            N = f * JOINT_SIZES[-1]
-            D = 20.0 * N
-            s_true = joint_true_savings(BASELINE_LAW, N, D, K, sc["gamma"], bend=sc["bend"])
-            L_r = joint_loss(BASELINE_LAW, N, D, K, sc["gamma"], bend=sc["bend"])
-            L_b = joint_loss(BASELINE_LAW, N, D, bend=sc["bend"])
-            a = joint_savings(law, "rec", N, D, seed=k, nested=nested)
-            nested = a.parts.get("extrapolation", {}).get("nested")
-            row = {"joint_err": a.savings_ratio - s_true,
-                   "joint_cov": a.interval[0] <= s_true <= a.interval[1],
-                   "joint_cov_boot": _inside(a.parts["bootstrap"]["interval"], s_true),
-                   "joint_cov_var": _inside(a.parts["variants"]["interval"], s_true),
-                   "joint_loss_cov": (_inside(a.loss_recipe_interval, L_r)
-                                      + _inside(a.loss_baseline_interval, L_b)) / 2,
-                   "joint_width": np.log(a.interval[1] / a.interval[0])}
-            if compare:
-                s, iv, lr, lb = _independent(frame, N, D, bootstrap, k)
-                row.update(ind_err=s - s_true, ind_cov=_inside(iv, s_true),
-                           ind_loss_cov=(_inside(lr, L_r) + _inside(lb, L_b)) / 2,
-                           ind_width=np.log(iv[1] / iv[0]) if iv[0] > 0 else np.inf)
-            rows[f].append(row)
-        if (k + 1) % 50 == 0 or k + 1 == draws:  # a partial summary every 50 grids
-            _summary(name, sc, rows, chosen, k + 1, noise, seeds, bootstrap,
-                     time.perf_counter() - t0)
+    # grids in blocks of 50 on worker processes (each grid's numbers depend on its seed only),
+    # with a partial summary after each block
+    for start in range(0, draws, 50):
+        block = range(start, min(start + 50, draws))
+        for variant, per in pmap(lambda k: _draw(k, sc, noise, seeds, bootstrap, compare),
+                                 block, jobs):
+            chosen[variant] = chosen.get(variant, 0) + 1
+            for f, row in per.items():
+                rows[f].append(row)
+        _summary(name, sc, rows, chosen, block[-1] + 1, noise, seeds, bootstrap,
+                 time.perf_counter() - t0)
 
 
 def _summary(name, sc, rows, chosen, draws, noise, seeds, bootstrap, dt):
     print(f"\n[{name}] k = {K:.4g}, gamma = {sc['gamma']:g}, bend = {sc['bend']}; {draws} grids "
           f"of 5 sizes, noise {noise}, {seeds} seeds, bootstrap {bootstrap}; "
-          f"{dt / draws:.1f} s per grid", flush=True)
+          f"{dt / draws:.1f} s wall per grid", flush=True)
     print("  variants chosen: " + "; ".join(f"{v}: {n}" for v, n in sorted(
         chosen.items(), key=lambda t: -t[1])))
     for f, rs in rows.items():
@@ -138,6 +151,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="seeds per (size, budget)")
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--scenarios", default="headline,drift,bent")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="worker processes (default: $SCALING_JOBS or the cores)")
     ap.add_argument("--compare-all", action="store_true",
                     help="run the independent fits in every scenario (default: headline)")
     a = ap.parse_args()
@@ -146,7 +161,7 @@ def main() -> None:
     print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}")
     for name in a.scenarios.split(","):
         run(name, a.draws, a.noise, a.seeds, a.bootstrap,
-            compare=a.compare_all or name == "headline")
+            compare=a.compare_all or name == "headline", jobs=a.jobs)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ Cases (every one has a prediction, a ``level`` interval and a truth):
   sizes, at the held-out (N, D). Interval: the bootstrap samples of the law at (N, D), times
   a log-normal term with sd :math:`\sqrt{\sigma_{res}^2 + \tau_L^2}` — ``σ_res`` the fit's
   log-residual scatter (a single new run scatters about the law) and ``τ_L`` the
-  extrapolation widening of :mod:`scaling.predict.savings` for the loss. Error:
+  extrapolation widening of :mod:`scaling.predict.independent` for the loss. Error:
   ``|pred − obs| / obs``.
 - **savings**: every non-baseline recipe with held-out runs, at the held-out size and the
   geometric middle ``D_b`` of the baseline's held-out budgets (:func:`truth_budget`): the
@@ -63,16 +63,16 @@ from ..units import format_count
 from ..validate import parse_hold_out
 from ..workers import pmap
 from .grid import Grid, PredictError, load_grid, one_blas_thread
-from .joint import fit_pair, joint_available, joint_prediction
-from .savings import (
+from .independent import (
     WIDEN_C,
-    _Fits,
+    PairFits,
     fit_recipe,
     pair_savings,
     procedural_share,
     quantiles,
     savings_at,
 )
+from .joint import fit_pair, joint_available, joint_prediction
 
 
 @dataclass
@@ -373,7 +373,7 @@ def _loss_cases(rest: Grid, law, reduced, r: str, pts, N_h: float, d_N: float, l
     return cases
 
 
-def _savings_case(rest: Grid, r: str, b: str, bpts, rpts, N_h: float, pair: _Fits,
+def _savings_case(rest: Grid, r: str, b: str, bpts, rpts, N_h: float, pair: PairFits,
                   count_procedural: bool, bootstrap: int, level: float, seed: int,
                   method: str | None, rng) -> tuple[dict | None, list[str]]:
     """Recipe ``r``'s savings case against baseline ``b`` at the held-out size (module
@@ -537,7 +537,7 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
             for n in held_sizes:
                 if len(at(n, b)) and len(at(n, r)):
                     out.append(_savings_case(rest, r, b, at(n, b), at(n, r), n,
-                                             _Fits("chinchilla", fits[b], fits[r], None),
+                                             PairFits("chinchilla", fits[b], fits[r], None),
                                              count_procedural, bootstrap, level, seed, method,
                                              rng))
             return out

@@ -1,6 +1,6 @@
 r"""Where a recipe's savings turn: the model size at which :math:`s(N) - 1` changes sign.
 
-Along the per-recipe Chinchilla laws of :mod:`scaling.predict.savings`, the savings ratio
+Along the per-recipe Chinchilla laws of :mod:`scaling.predict.independent`, the savings ratio
 :math:`s(N) = D_r / D_b` at a baseline budget :math:`D_b = k N` (``tokens_per_param`` k) is
 evaluated on a log grid of sizes from the grid's smallest common size up to ``n_max``, for the
 point fit and for each paired bootstrap sample. The *crossover size* is the first size at which
@@ -26,7 +26,7 @@ from ..defaults import BOOTSTRAP
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 from .grid import Grid, PredictError
-from .savings import choose_fits, pair_savings, quantiles
+from .independent import choose_fits, pair_savings, quantiles
 
 #: Largest size searched for a crossover (non-embedding parameters).
 N_MAX = 1e11

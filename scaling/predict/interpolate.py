@@ -37,6 +37,14 @@ from ..errors import ScalingError
 from ..fit import fit_mixture
 from ..recipe import Recipe, parse_recipe
 from .grid import Grid, PredictError
+from .independent import (
+    baseline_tokens,
+    choose_fits,
+    procedural_share,
+    quantiles,
+    range_note,
+    savings_at,
+)
 
 
 def structure(r: Recipe) -> tuple:
@@ -75,8 +83,7 @@ def _weights_1d(x: np.ndarray, t: float) -> np.ndarray:
 def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, tokens,
                         count_procedural: bool = True, bootstrap: int = BOOTSTRAP,
                         level: float = 0.9, seed: int = 0, widen: bool = True):
-    """:class:`~scaling.predict.savings.SavingsPrediction` for a recipe not in the grid."""
-    from .savings import _tokens, choose_fits, savings_at
+    """:class:`~scaling.predict.result.SavingsPrediction` for a recipe not in the grid."""
 
     target = parse_recipe(spec)
     cands = []
@@ -121,7 +128,7 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
         fits = choose_fits(grid, name, baseline, bootstrap, seed, level, size)
         N = size if fits.law_form.uses_size else fits.size
         # procedural tokens are counted here and the target's own share removed below
-        answers.append(savings_at(grid, name, baseline, N, _tokens(tokens, N), True,
+        answers.append(savings_at(grid, name, baseline, N, baseline_tokens(tokens, N), True,
                                   bootstrap, level, seed, widen, fits=fits))
     k = min(a.samples.size for a in answers)
     lns = np.array([np.log(a.samples[:k]) for a in answers])  # [J, B]
@@ -163,10 +170,8 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
     if outside:
         warnings.append("recipe outside the grid's hull: " + "; ".join(outside)
                         + " (extrapolated in recipe parameters)")
-    from .savings import _range_note, quantiles
 
     if not count_procedural:
-        from .savings import procedural_share
 
         adj = (1 - procedural_share(target.name)) / (1 - procedural_share(baseline))
         est, samples = est + float(np.log(adj)), samples * adj
@@ -183,7 +188,7 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
     base.tokens_recipe = base.savings_ratio * base.tokens
     # the matching budget is the interpolated recipe's own: redo its range note
     rlo, rhi = base.extrapolation["tokens_per_param"]
-    _, note = _range_note("recipe's matching budget (tokens per parameter)",
+    _, note = range_note("recipe's matching budget (tokens per parameter)",
                           base.tokens_recipe / base.size, rlo, rhi, lambda v: f"{v:.3g}")
     kept = [w_ for w_ in base.warnings
             if "never reach" not in w_ and "recipe's matching budget" not in w_]

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..fit.joint import JointResult, refit
+from .independent import MIN_RUNS, procedural_share, range_note
 
 #: Largest drift |γ| of a multiplier with model size assumed when the grid cannot check it
 #: (a recipe or the baseline at < 3 sizes). Data effects that shrink with scale are common:
@@ -354,7 +355,6 @@ def fit_pair(grid, recipe: str, baseline: str, bootstrap: int, seed: int, level:
     the bootstrap resamples whole runs)."""
     from ..fit import FitError
     from .grid import PredictError
-    from .savings import MIN_RUNS
 
     key = ("joint", recipe, baseline, int(bootstrap or 0), seed, level)
     if key not in grid.fits:
@@ -392,7 +392,6 @@ def joint_prediction(grid, recipe: str, baseline: str, size: float, tokens: floa
     ``"joint"``; the law, its variant choice and the interval parts under ``joint``)."""
     from ..units import format_count
     from .result import SavingsPrediction
-    from .savings import _range_note, procedural_share
 
     law = fit_pair(grid, recipe, baseline, bootstrap, seed, level)
     N, D_b = float(size), float(tokens)
@@ -404,13 +403,13 @@ def joint_prediction(grid, recipe: str, baseline: str, size: float, tokens: floa
     both = grid.points[grid.points["recipe"].isin([recipe, baseline])]
     ratios = both["tokens"] / both["params"]
     rlo, rhi = float(ratios.min()), float(ratios.max())
-    d_N, n1 = _range_note("target size", N, float(sizes[0]), float(sizes[-1]), format_count)
-    d_Db, n2 = _range_note("baseline budget (tokens per parameter)", D_b / N, rlo, rhi,
+    d_N, n1 = range_note("target size", N, float(sizes[0]), float(sizes[-1]), format_count)
+    d_Db, n2 = range_note("baseline budget (tokens per parameter)", D_b / N, rlo, rhi,
                            lambda v: f"{v:.3g}")
     notes = [n1, n2]
     D_r = ans.savings_ratio * D_b
     if np.isfinite(D_r):
-        notes.append(_range_note("recipe's matching budget (tokens per parameter)", D_r / N,
+        notes.append(range_note("recipe's matching budget (tokens per parameter)", D_r / N,
                                  rlo, rhi, lambda v: f"{v:.3g}")[1])
     warnings = [f"extrapolated: {n}" for n in notes if n is not None]
     if not np.isfinite(ans.savings_ratio):

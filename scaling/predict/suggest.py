@@ -28,7 +28,7 @@ from ..errors import ScalingError
 from ..units import format_count
 from ..workers import pmap
 from .grid import Grid, one_blas_thread
-from .savings import _Fits, choose_fits, fit_recipe, savings_at
+from .independent import PairFits, choose_fits, fit_recipe, savings_at
 
 
 @dataclass
@@ -58,7 +58,7 @@ CLIP = (1e-3, 1e3)
 
 def _width(ans) -> float:
     """Width of the answer's interval in ln s (samples clipped to :data:`CLIP`)."""
-    from .savings import quantiles
+    from .independent import quantiles
 
     x = np.clip(ans.samples, *CLIP)
     if x.size == 0:
@@ -97,7 +97,7 @@ def suggest_run(grid: Grid, recipe: str, baseline: str, size: float, tokens: flo
             if base.law_form.uses_size:  # refit only the recipe that got the extra run
                 law = fit_recipe(g, changed, "chinchilla", bootstrap,
                                  seed + (changed == recipe != baseline), level)
-                fits = _Fits("chinchilla", law if changed == baseline else base.baseline,
+                fits = PairFits("chinchilla", law if changed == baseline else base.baseline,
                              law if changed == recipe else base.recipe, None)
             else:
                 fits = choose_fits(g, recipe, baseline, bootstrap, seed, level, size)
