@@ -490,8 +490,7 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
     for n in held_sizes:
         is_held |= np.isclose(grid.points["params"].to_numpy(float), n, rtol=1e-9)
     held = grid.points[is_held]
-    n_top = float(rest.sizes().max())
-    warnings, cases = list(grid.notes), []
+    warnings = list(grid.notes)
     names = []
     for r in sorted(held["recipe"].unique()):
         if len(rest.sizes(r)) < 2:
@@ -500,54 +499,79 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
             names.append(r)
     if not names:
         raise PredictError("no recipe has held-out runs and at least 2 smaller sizes to fit")
-
-    def at(n, r):  # the held-out points of recipe r at size n
-        return held[np.isclose(held["params"], n, rtol=1e-9) & (held["recipe"] == r)]
-
+    case = _Cases(rest, held, held_sizes, float(rest.sizes().max()), bootstrap, level, seed)
     # every recipe's law and loss cases, then every recipe's savings cases: independent
     # pieces, run on worker processes (scaling.workers.pmap), each with its own random stream
-    def loss_part(item):
-        i, r = item
-        law = fit_recipe(rest, r, "chinchilla", bootstrap, seed, level)
-        reduced = _refit_below_largest(rest, r, law)
-        rng = np.random.default_rng([seed + 11, i])
-        return law, [c for n in held_sizes if len(at(n, r))
-                     for c in _loss_cases(rest, law, reduced, r, at(n, r), n,
-                                          np.log(n / n_top), level, rng)]
-
-    fits = {}
-    for r, (law, rc) in zip(names, pmap(loss_part, enumerate(names)), strict=True):
+    fits, cases = {}, []
+    for r, (law, rc) in zip(names, pmap(case.loss_part, enumerate(names)), strict=True):
         fits[r] = law
         cases += rc
+    b = _savings_baseline(grid, baseline, fits, warnings)
+    if b is not None:
+        others = [(i, r) for i, r in enumerate(names) if r != b]
+        for per_size in pmap(lambda item: case.savings_part(item, b, fits, count_procedural,
+                                                            method), others):
+            for c, notes in per_size:
+                warnings += notes
+                if c is not None:
+                    cases.append(c)
+    return _result(grid, cases, warnings, held_sizes, case.n_top, level)
+
+
+@dataclass
+class _Cases:
+    """The cases of one backtest: ``rest`` (the grid without the held-out sizes) is fitted,
+    ``held`` (the held-out points) scored; ``n_top`` is the largest fitted size."""
+
+    rest: Grid
+    held: Any
+    held_sizes: list[float]
+    n_top: float
+    bootstrap: int
+    level: float
+    seed: int
+
+    def at(self, n: float, r: str):
+        """The held-out points of recipe ``r`` at size ``n``."""
+        h = self.held
+        return h[np.isclose(h["params"], n, rtol=1e-9) & (h["recipe"] == r)]
+
+    def loss_part(self, item):
+        """Recipe ``item = (i, r)``'s law on the fitted sizes and its loss cases."""
+        i, r = item
+        law = fit_recipe(self.rest, r, "chinchilla", self.bootstrap, self.seed, self.level)
+        reduced = _refit_below_largest(self.rest, r, law)
+        rng = np.random.default_rng([self.seed + 11, i])
+        return law, [c for n in self.held_sizes if len(self.at(n, r))
+                     for c in _loss_cases(self.rest, law, reduced, r, self.at(n, r), n,
+                                          np.log(n / self.n_top), self.level, rng)]
+
+    def savings_part(self, item, b: str, fits: dict, count_procedural: bool, method):
+        """Recipe ``item = (i, r)``'s savings cases against ``b``, one per held-out size."""
+        i, r = item
+        rng = np.random.default_rng([self.seed + 12, i])
+        return [_savings_case(self.rest, r, b, self.at(n, b), self.at(n, r), n,
+                              PairFits("chinchilla", fits[b], fits[r], None), count_procedural,
+                              self.bootstrap, self.level, self.seed, method, rng)
+                for n in self.held_sizes if len(self.at(n, b)) and len(self.at(n, r))]
+
+
+def _savings_baseline(grid: Grid, baseline: str | None, fits: dict, warnings: list[str]):
+    """The baseline of the savings cases (None, with a warning, when there is none)."""
     try:
         b = grid.default_baseline() if baseline is None else grid.resolve(baseline)
     except PredictError as e:
-        b = None
         warnings.append(f"no savings cases: {e}")
+        return None
     if b is not None and b not in fits:
         warnings.append(f"no savings cases: the baseline {b} has no held-out runs with 2 smaller "
                         "sizes")
-        b = None
-    if b is not None:
+        return None
+    return b
 
-        def savings_part(item):
-            i, r = item
-            rng = np.random.default_rng([seed + 12, i])
-            out = []
-            for n in held_sizes:
-                if len(at(n, b)) and len(at(n, r)):
-                    out.append(_savings_case(rest, r, b, at(n, b), at(n, r), n,
-                                             PairFits("chinchilla", fits[b], fits[r], None),
-                                             count_procedural, bootstrap, level, seed, method,
-                                             rng))
-            return out
 
-        others = [(i, r) for i, r in enumerate(names) if r != b]
-        for per_size in pmap(savings_part, others):
-            for case, notes in per_size:
-                warnings += notes
-                if case is not None:
-                    cases.append(case)
+def _result(grid: Grid, cases: list[dict], warnings: list[str], held_sizes: list[float],
+            n_top: float, level: float) -> BacktestResult:
     loss_c = [c for c in cases if c["kind"] == "loss"]
     sav_c = [c for c in cases if c["kind"] == "savings"]
 

@@ -84,8 +84,39 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
                         count_procedural: bool = True, bootstrap: int = BOOTSTRAP,
                         level: float = 0.9, seed: int = 0, widen: bool = True):
     """:class:`~scaling.predict.result.SavingsPrediction` for a recipe not in the grid."""
-
     target = parse_recipe(spec)
+    cands, log_front = _candidates(grid, target, baseline)
+    P = pd.DataFrame([parameters(r, log_front) for _, r in cands])
+    t = pd.Series(parameters(target, log_front))
+    varying = [c for c in P.columns if P[c].nunique() > 1]
+    outside = [f"{c} = {t[c]:.4g} outside the grid's [{P[c].min():.4g}, {P[c].max():.4g}]"
+               for c in P.columns
+               if t[c] < P[c].min() - 1e-12 or t[c] > P[c].max() + 1e-12]
+    if not varying:
+        raise PredictError(f"{target.name} is not in the grid and the grid's recipes of its "
+                           "structure do not vary any parameter; add runs of it")
+    # every candidate's answer at the same point (same size, budget, options)
+    answers = []
+    for name, _ in cands:
+        fits = choose_fits(grid, name, baseline, bootstrap, seed, level, size)
+        N = size if fits.law_form.uses_size else fits.size
+        # procedural tokens are counted here and the target's own share removed below
+        answers.append(savings_at(grid, name, baseline, N, baseline_tokens(tokens, N), True,
+                                  bootstrap, level, seed, widen, fits=fits))
+    if all(c.startswith("mix_") for c in varying) and len(cands) >= 10:
+        est, samples, w, method = _by_mixture_law(P, t, answers, level, seed)
+    else:
+        est, samples, w, method = _by_weights(P, t, varying, answers, target)
+    if not count_procedural:
+        adj = (1 - procedural_share(target.name)) / (1 - procedural_share(baseline))
+        est, samples = est + float(np.log(adj)), samples * adj
+    return _answer(cands, answers, baseline, target, est, samples, w, method, varying,
+                   outside, count_procedural, level)
+
+
+def _candidates(grid: Grid, target: Recipe, baseline: str):
+    """The grid recipes of ``target``'s structure to interpolate between, and whether the
+    front fraction is interpolated in log (``(candidates, log_front)``)."""
     cands = []
     for name in grid.recipes:
         try:
@@ -111,70 +142,60 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
             f"{target.name} is not in the grid and cannot be interpolated: it needs at least 2 "
             f"grid recipes of the same structure (same domains, phases and protocol); found "
             f"{have}. Recipes in the grid: {', '.join(grid.recipes)}")
-    P = pd.DataFrame([parameters(r, log_front) for _, r in cands])
-    t = pd.Series(parameters(target, log_front))
-    varying = [c for c in P.columns if P[c].nunique() > 1]
-    warnings, outside = [], []
-    for c in P.columns:
-        lo, hi = P[c].min(), P[c].max()
-        if t[c] < lo - 1e-12 or t[c] > hi + 1e-12:
-            outside.append(f"{c} = {t[c]:.4g} outside the grid's [{lo:.4g}, {hi:.4g}]")
-    if not varying:
-        raise PredictError(f"{target.name} is not in the grid and the grid's recipes of its "
-                           "structure do not vary any parameter; add runs of it")
-    # every candidate's answer at the same point (same size, budget, options)
-    answers = []
-    for name, _ in cands:
-        fits = choose_fits(grid, name, baseline, bootstrap, seed, level, size)
-        N = size if fits.law_form.uses_size else fits.size
-        # procedural tokens are counted here and the target's own share removed below
-        answers.append(savings_at(grid, name, baseline, N, baseline_tokens(tokens, N), True,
-                                  bootstrap, level, seed, widen, fits=fits))
+    return cands, log_front
+
+
+def _by_mixture_law(P: pd.DataFrame, t: pd.Series, answers, level: float, seed: int):
+    """ln s of the target from a mixture law fitted to the candidates' ln s (≥ 10 recipes
+    that differ in their mixture weights only): ``(est, samples, weights, method)``."""
     k = min(a.samples.size for a in answers)
     lns = np.array([np.log(a.samples[:k]) for a in answers])  # [J, B]
-    point = np.log([a.savings_ratio for a in answers])
-    lnL = np.log([a.loss_recipe for a in answers])
-    mix_only = all(c.startswith("mix_") for c in varying)
-    method = None
-    if mix_only and len(cands) >= 10:
-        frame = P[[c for c in P.columns if c.startswith("mix_")]].assign(log_s=point)
-        mres = fit_mixture(frame, "log_s", level=level, seed=seed)
-        xt = t[[c for c in P.columns if c.startswith("mix_")]].to_frame().T
-        est = float(mres.predict(xt)[0])
-        z = NormalDist().inv_cdf(0.5 + level / 2)
-        spread = float(np.nanmedian(np.nanstd(np.where(np.isfinite(lns), lns, np.nan), axis=1)))
-        half = float(np.hypot(mres.halfwidth, z * spread))
-        sd = half / z
-        samples = np.exp(est + sd * np.random.default_rng(seed).standard_normal(k))
-        w = np.full(len(cands), 1.0 / len(cands))
-        method = f"mixture law ({mres.model}, CV Spearman {mres.spearman:.2f})"
+    mix = [c for c in P.columns if c.startswith("mix_")]
+    frame = P[mix].assign(log_s=np.log([a.savings_ratio for a in answers]))
+    mres = fit_mixture(frame, "log_s", level=level, seed=seed)
+    est = float(mres.predict(t[mix].to_frame().T)[0])
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    spread = float(np.nanmedian(np.nanstd(np.where(np.isfinite(lns), lns, np.nan), axis=1)))
+    sd = float(np.hypot(mres.halfwidth, z * spread)) / z
+    samples = np.exp(est + sd * np.random.default_rng(seed).standard_normal(k))
+    w = np.full(len(answers), 1.0 / len(answers))
+    return est, samples, w, f"mixture law ({mres.model}, CV Spearman {mres.spearman:.2f})"
+
+
+def _by_weights(P: pd.DataFrame, t: pd.Series, varying: list[str], answers, target: Recipe):
+    """ln s of the target as a weighted sum of the candidates' (linear in the one varying
+    parameter between its two nearest, or least squares in several), sample by sample:
+    ``(est, samples, weights, method)``."""
+    k = min(a.samples.size for a in answers)
+    lns = np.array([np.log(a.samples[:k]) for a in answers])  # [J, B]
+    if len(varying) == 1:
+        w = _weights_1d(P[varying[0]].to_numpy(float), float(t[varying[0]]))
+        method = f"linear in {varying[0]} between the two nearest grid recipes"
     else:
-        if len(varying) == 1:
-            w = _weights_1d(P[varying[0]].to_numpy(float), float(t[varying[0]]))
-            method = f"linear in {varying[0]} between the two nearest grid recipes"
-        else:
-            X = np.column_stack([np.ones(len(P)), P[varying].to_numpy(float)])
-            if len(P) < X.shape[1]:
-                raise PredictError(f"{target.name} varies {len(varying)} parameters from the "
-                                   f"grid but only {len(P)} grid recipes share its structure; "
-                                   "need at least one more than the parameters")
-            xt = np.concatenate([[1.0], t[varying].to_numpy(float)])
-            w = xt @ np.linalg.pinv(X)
-            method = f"least squares in {', '.join(varying)}"
-        with np.errstate(invalid="ignore"):
-            est = float(w @ point)
-            samples = np.exp(w @ lns)
-    # the answer the result is built on: the heaviest grid recipe other than the baseline
+        X = np.column_stack([np.ones(len(P)), P[varying].to_numpy(float)])
+        if len(P) < X.shape[1]:
+            raise PredictError(f"{target.name} varies {len(varying)} parameters from the "
+                               f"grid but only {len(P)} grid recipes share its structure; "
+                               "need at least one more than the parameters")
+        xt = np.concatenate([[1.0], t[varying].to_numpy(float)])
+        w = xt @ np.linalg.pinv(X)
+        method = f"least squares in {', '.join(varying)}"
+    with np.errstate(invalid="ignore"):
+        est = float(w @ np.log([a.savings_ratio for a in answers]))
+        samples = np.exp(w @ lns)
+    return est, samples, w, method
+
+
+def _answer(cands, answers, baseline: str, target: Recipe, est: float, samples, w, method: str,
+            varying: list[str], outside: list[str], count_procedural: bool, level: float):
+    """The interpolated answer, built on the heaviest grid recipe's (other than the
+    baseline): its savings, samples and loss moved to the target's, its notes redone."""
     others = [j for j, (n, _) in enumerate(cands) if n != baseline]
     base = answers[max(others, key=lambda j: abs(w[j]))]
+    warnings = []
     if outside:
         warnings.append("recipe outside the grid's hull: " + "; ".join(outside)
                         + " (extrapolated in recipe parameters)")
-
-    if not count_procedural:
-
-        adj = (1 - procedural_share(target.name)) / (1 - procedural_share(baseline))
-        est, samples = est + float(np.log(adj)), samples * adj
     base.recipe = target.name
     base.count_procedural = count_procedural
     base.savings_ratio = float(np.exp(est))
@@ -182,14 +203,14 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
     base.interval = quantiles(samples, level)
     if "mixture" not in method:
         # the recipe's loss interpolates like ln s; its interval moves with it
-        shift = float(np.exp(w @ lnL)) / base.loss_recipe
+        shift = float(np.exp(w @ np.log([a.loss_recipe for a in answers]))) / base.loss_recipe
         base.loss_recipe *= shift
         base.loss_recipe_interval = tuple(v * shift for v in base.loss_recipe_interval)
     base.tokens_recipe = base.savings_ratio * base.tokens
     # the matching budget is the interpolated recipe's own: redo its range note
     rlo, rhi = base.extrapolation["tokens_per_param"]
     _, note = range_note("recipe's matching budget (tokens per parameter)",
-                          base.tokens_recipe / base.size, rlo, rhi, lambda v: f"{v:.3g}")
+                         base.tokens_recipe / base.size, rlo, rhi, lambda v: f"{v:.3g}")
     kept = [w_ for w_ in base.warnings
             if "never reach" not in w_ and "recipe's matching budget" not in w_]
     if note is not None:
