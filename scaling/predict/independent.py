@@ -264,6 +264,39 @@ def range_note(what: str, value: float, lo: float, hi: float, fmt) -> tuple[floa
     return 0.0, None
 
 
+@dataclass
+class GridRange:
+    """Where an answer at size ``N``, baseline budget ``D_b`` and the recipe's matching budget
+    ``D_r`` sits relative to a recipe pair's points: the sizes and the range of tokens per
+    parameter, the log-distances beyond them (0 inside), and a note for each one outside."""
+
+    sizes: np.ndarray
+    ratio_lo: float
+    ratio_hi: float
+    d_N: float
+    d_Db: float
+    d_Dr: float
+    notes: list[str]
+
+
+def grid_range(grid: Grid, recipe: str, baseline: str, N: float, D_b: float, D_r: float,
+               sizes: np.ndarray | None = None) -> GridRange:
+    """:class:`GridRange` of an answer (``sizes``: the pair's common sizes unless given)."""
+    if sizes is None:
+        sizes = np.intersect1d(grid.sizes(recipe), grid.sizes(baseline))
+    both = grid.points[grid.points["recipe"].isin([recipe, baseline])]
+    ratios = both["tokens"] / both["params"]
+    lo, hi = float(ratios.min()), float(ratios.max())
+    d_N, n1 = range_note("target size", N, float(sizes[0]), float(sizes[-1]), format_count)
+    d_Db, n2 = range_note("baseline budget (tokens per parameter)", D_b / N, lo, hi,
+                          lambda v: f"{v:.3g}")
+    d_Dr, n3 = 0.0, None
+    if np.isfinite(D_r):
+        d_Dr, n3 = range_note("recipe's matching budget (tokens per parameter)", D_r / N, lo,
+                              hi, lambda v: f"{v:.3g}")
+    return GridRange(sizes, lo, hi, d_N, d_Db, d_Dr, [n for n in (n1, n2, n3) if n is not None])
+
+
 def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: float,
                count_procedural: bool = True, bootstrap: int = BOOTSTRAP, level: float = 0.9,
                seed: int = 0, widen: bool = True, fits: PairFits | None = None,
@@ -289,70 +322,24 @@ def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: floa
     share_b = 0.0 if count_procedural else procedural_share(baseline)
     D_b = float(tokens)
     pair = pair_savings(fits.baseline, fits.recipe, N, D_b, share_r, share_b)
-
-    # -- where the answer sits relative to the grid
-    both = grid.points[grid.points["recipe"].isin([recipe, baseline])]
-    ratios = both["tokens"] / both["params"]
-    d_N, note = range_note("target size", N, float(sizes[0]), float(sizes[-1]), format_count)
-    notes = [note]
-    rlo, rhi = float(ratios.min()), float(ratios.max())
-    d_Db, note = range_note("baseline budget (tokens per parameter)", D_b / N, rlo, rhi,
-                             lambda v: f"{v:.3g}")
-    notes.append(note)
-    d_Dr = 0.0
-    if np.isfinite(pair.tokens_recipe):
-        d_Dr, note = range_note("recipe's matching budget (tokens per parameter)",
-                                 pair.tokens_recipe / N, rlo, rhi, lambda v: f"{v:.3g}")
-        notes.append(note)
-    extrap = {"size_log_distance": d_N, "tokens_log_distance": max(d_Db, d_Dr),
-              "grid_sizes": [float(s) for s in sizes], "tokens_per_param": [rlo, rhi]}
-
-    # -- widening beyond the grid's sizes
+    where = grid_range(grid, recipe, baseline, N, D_b, pair.tokens_recipe, sizes)
+    extrap = {"size_log_distance": where.d_N, "tokens_log_distance": max(where.d_Db, where.d_Dr),
+              "grid_sizes": [float(s) for s in sizes],
+              "tokens_per_param": [where.ratio_lo, where.ratio_hi]}
     samples = pair.samples.copy()
     Lb_s, Lr_s = pair.loss_baseline_samples.copy(), pair.loss_recipe_samples.copy()
-    if widen and d_N > 0 and fits.law_form.uses_size and samples.size:
-        n_max = float(sizes[-1])
-        ratio = float(np.clip(D_b / N, rlo, rhi))
-        at_max = pair_savings(fits.baseline, fits.recipe, n_max, ratio * n_max, share_r,
-                              share_b)
-        dr = drift or _drift(grid, fits, recipe, baseline, ratio, share_r, share_b, at_max)
-        tau, tau_l = WIDEN_C * dr["delta"] * d_N, WIDEN_C * dr["delta_loss"] * d_N
-        rng = np.random.default_rng(seed + 7)
-        z = rng.standard_normal(samples.size)
-        with np.errstate(invalid="ignore"):
-            samples = samples * np.exp(tau * z)
-            Lb_s = Lb_s * np.exp(tau_l * z)
-            Lr_s = Lr_s * np.exp(tau_l * rng.standard_normal(Lr_s.size))
-        extrap.update(widening_sd_log=tau, widening_sd_log_loss=tau_l, drift=dr)
-        if dr.get("fallback"):
-            warnings.append(f"{dr['fallback']}: the extrapolation widening uses the bootstrap "
-                            "spread per log-size instead of a leave-out refit (a rough rule); "
-                            "add sizes")
-    extrapolated = any(n is not None for n in notes)
-    for n in notes:
-        if n is not None:
-            warnings.append(f"extrapolated: {n}" + (
-                f"; interval widened (extra sd {extrap['widening_sd_log']:.3g} in ln s)"
-                if "widening_sd_log" in extrap and "target size" in n else ""))
-
+    if widen and where.d_N > 0 and fits.law_form.uses_size and samples.size:
+        samples, Lb_s, Lr_s = _widen(grid, fits, recipe, baseline, N, D_b, where, pair, share_r,
+                                     share_b, seed, drift, extrap, warnings)
+    for n in where.notes:
+        warnings.append(f"extrapolated: {n}" + (
+            f"; interval widened (extra sd {extrap['widening_sd_log']:.3g} in ln s)"
+            if "widening_sd_log" in extrap and "target size" in n else ""))
     if recipe == baseline:
         samples = np.ones_like(samples)
         warnings.append("recipe and baseline are the same: the savings ratio is 1 by definition")
-    s = pair.s
     lo, hi = quantiles(samples, level) if samples.size else (float("nan"),) * 2
-    if not np.isfinite(s):
-        obs = grid.of(recipe)["loss"]
-        warnings.append(
-            f"{recipe} never reaches the baseline's loss {pair.loss_baseline:.4g} at "
-            f"{format_count(N)}: its fitted floor there is {pair.floor_recipe:.4g}, so it reaches "
-            f"only losses above that (losses observed in the grid: {obs.min():.4g}–"
-            f"{obs.max():.4g}); a smaller --tokens gives the baseline a loss it can reach")
-    elif samples.size:
-        never = float(np.mean(np.isinf(samples)))
-        if never > 0:
-            warnings.append(f"{never:.1%} of bootstrap samples never reach the baseline's loss"
-                            + ("; the interval's upper end is unbounded"
-                               if not np.isfinite(hi) else ""))
+    warnings += _reach_warnings(grid, recipe, N, pair, samples, hi)
     for law in {id(fits.baseline): fits.baseline, id(fits.recipe): fits.recipe}.values():
         warnings += [f"{law.meta.get('recipe')}: {w}" for w in law.warnings]
     grid_info = {"source": grid.source, "sizes": [float(x) for x in sizes],
@@ -360,15 +347,58 @@ def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: floa
                                                        for r in {recipe, baseline}}}
     return SavingsPrediction(
         recipe=recipe, baseline=baseline, size=N, tokens=D_b, target_domain=grid.domain,
-        count_procedural=count_procedural, savings_ratio=float(s), interval=(lo, hi),
+        count_procedural=count_procedural, savings_ratio=float(pair.s), interval=(lo, hi),
         loss_recipe=pair.loss_recipe, loss_baseline=pair.loss_baseline,
         loss_recipe_interval=quantiles(Lr_s, level) if Lr_s.size else (np.nan, np.nan),
         loss_baseline_interval=quantiles(Lb_s, level) if Lb_s.size else (np.nan, np.nan),
-        tokens_recipe=pair.tokens_recipe, extrapolated=bool(extrapolated), form=fits.form,
+        tokens_recipe=pair.tokens_recipe, extrapolated=bool(where.notes), form=fits.form,
         level=level, samples=samples, grid=grid_info, extrapolation=extrap, warnings=warnings,
         at_bound={law.meta.get("recipe", name): law.at_bound
                   for name, law in ((baseline, fits.baseline), (recipe, fits.recipe))
                   if law.at_bound})
+
+
+def _widen(grid: Grid, fits: PairFits, recipe: str, baseline: str, N: float, D_b: float,
+           where: GridRange, pair: PairSavings, share_r: float, share_b: float, seed: int,
+           drift: dict | None, extrap: dict, warnings: list[str]):
+    """The samples of s and of the two losses widened beyond the grid's sizes (module
+    docstring); records the widening in ``extrap`` and a fallback in ``warnings``."""
+    n_max = float(where.sizes[-1])
+    ratio = float(np.clip(D_b / N, where.ratio_lo, where.ratio_hi))
+    at_max = pair_savings(fits.baseline, fits.recipe, n_max, ratio * n_max, share_r, share_b)
+    dr = drift or _drift(grid, fits, recipe, baseline, ratio, share_r, share_b, at_max)
+    tau, tau_l = WIDEN_C * dr["delta"] * where.d_N, WIDEN_C * dr["delta_loss"] * where.d_N
+    rng = np.random.default_rng(seed + 7)
+    z = rng.standard_normal(pair.samples.size)
+    with np.errstate(invalid="ignore"):
+        samples = pair.samples * np.exp(tau * z)
+        Lb_s = pair.loss_baseline_samples * np.exp(tau_l * z)
+        Lr_s = pair.loss_recipe_samples * np.exp(
+            tau_l * rng.standard_normal(pair.loss_recipe_samples.size))
+    extrap.update(widening_sd_log=tau, widening_sd_log_loss=tau_l, drift=dr)
+    if dr.get("fallback"):
+        warnings.append(f"{dr['fallback']}: the extrapolation widening uses the bootstrap "
+                        "spread per log-size instead of a leave-out refit (a rough rule); "
+                        "add sizes")
+    return samples, Lb_s, Lr_s
+
+
+def _reach_warnings(grid: Grid, recipe: str, N: float, pair: PairSavings, samples: np.ndarray,
+                    hi: float) -> list[str]:
+    """What the answer says when the recipe, or some bootstrap samples of it, never reach the
+    baseline's loss."""
+    if not np.isfinite(pair.s):
+        obs = grid.of(recipe)["loss"]
+        return [f"{recipe} never reaches the baseline's loss {pair.loss_baseline:.4g} at "
+                f"{format_count(N)}: its fitted floor there is {pair.floor_recipe:.4g}, so it "
+                f"reaches only losses above that (losses observed in the grid: "
+                f"{obs.min():.4g}–{obs.max():.4g}); a smaller --tokens gives the baseline a "
+                "loss it can reach"]
+    never = float(np.mean(np.isinf(samples))) if samples.size else 0.0
+    if never > 0:
+        return [f"{never:.1%} of bootstrap samples never reach the baseline's loss"
+                + ("; the interval's upper end is unbounded" if not np.isfinite(hi) else "")]
+    return []
 
 
 def baseline_tokens(tokens, N: float) -> float:

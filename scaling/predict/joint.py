@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..fit.joint import JointResult, refit
-from .independent import MIN_RUNS, procedural_share, range_note
+from .independent import MIN_RUNS, grid_range, procedural_share
 
 #: Largest drift |γ| of a multiplier with model size assumed when the grid cannot check it
 #: (a recipe or the baseline at < 3 sizes). Data effects that shrink with scale are common:
@@ -399,19 +399,9 @@ def joint_prediction(grid, recipe: str, baseline: str, size: float, tokens: floa
     share_r = 0.0 if count_procedural else procedural_share(recipe)
     share_b = 0.0 if count_procedural else procedural_share(baseline)
     scale = (1.0 - share_r) / (1.0 - share_b)
-    sizes = np.intersect1d(grid.sizes(recipe), grid.sizes(baseline))
-    both = grid.points[grid.points["recipe"].isin([recipe, baseline])]
-    ratios = both["tokens"] / both["params"]
-    rlo, rhi = float(ratios.min()), float(ratios.max())
-    d_N, n1 = range_note("target size", N, float(sizes[0]), float(sizes[-1]), format_count)
-    d_Db, n2 = range_note("baseline budget (tokens per parameter)", D_b / N, rlo, rhi,
-                           lambda v: f"{v:.3g}")
-    notes = [n1, n2]
     D_r = ans.savings_ratio * D_b
-    if np.isfinite(D_r):
-        notes.append(range_note("recipe's matching budget (tokens per parameter)", D_r / N,
-                                 rlo, rhi, lambda v: f"{v:.3g}")[1])
-    warnings = [f"extrapolated: {n}" for n in notes if n is not None]
+    where = grid_range(grid, recipe, baseline, N, D_b, D_r)
+    warnings = [f"extrapolated: {n}" for n in where.notes]
     if not np.isfinite(ans.savings_ratio):
         floor = float(law.loss(recipe, N, np.inf))
         warnings.append(f"{recipe} never reaches the baseline's loss {ans.loss_baseline:.4g} at "
@@ -419,8 +409,10 @@ def joint_prediction(grid, recipe: str, baseline: str, size: float, tokens: floa
                         f"{law.variant.name}); a smaller --tokens gives the baseline a loss it "
                         "can reach")
     warnings += ans.warnings
-    ext = {"size_log_distance": d_N, "tokens_log_distance": d_Db,
-           "grid_sizes": [float(x) for x in sizes], "tokens_per_param": [rlo, rhi],
+    sizes = where.sizes
+    ext = {"size_log_distance": where.d_N, "tokens_log_distance": max(where.d_Db, where.d_Dr),
+           "grid_sizes": [float(x) for x in sizes],
+           "tokens_per_param": [where.ratio_lo, where.ratio_hi],
            "parts": {k: {kk: vv for kk, vv in v.items() if kk != "nested"}
                      for k, v in ans.parts.items()}}
     return SavingsPrediction(
