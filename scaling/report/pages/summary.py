@@ -33,11 +33,10 @@ def summary_page(ctx: ReportContext) -> list:
         style.text_block(fig, 0.05, 0.85, ["Nothing to fit yet:"] + [f"• {p}" for p in notes],
                          width=120, size=11)
         return [fig]
-    recipes, sizes = ctx.recipes, ctx.sizes
     # rows: baseline first, then recipes by savings (best first)
-    others = sorted([r for r in recipes if r != ctx.baseline],
+    others = sorted([r for r in ctx.recipes if r != ctx.baseline],
                     key=lambda r: (sav[r].savings_ratio if r in sav else np.inf, r))
-    rows = ([ctx.baseline] if ctx.baseline in recipes else []) + others
+    rows = ([ctx.baseline] if ctx.baseline in ctx.recipes else []) + others
     n = len(rows)
     # the table and forest plot take at least 40% of the page height (a small grid spreads its
     # few rows rather than leave the page empty), and at most what leaves room for the notes
@@ -45,10 +44,22 @@ def summary_page(ctx: ReportContext) -> list:
     bottom = max(0.20, min(0.46, top - 0.034 * (n + 1)))
     ax_t = fig.add_axes([0.03, bottom, 0.56, top - bottom])
     ax_s = fig.add_axes([0.62, bottom, 0.35, top - bottom], sharey=ax_t)
+    fs = 9.0 if n <= 6 else 7.5
+    x_s = _runs_table(ax_t, ctx, rows, fs)
+    bounded = [r for r in rows if r in sav and sav[r].at_bound]
+    _savings_forest(ax_s, ax_t, ctx, rows, sav, bounded, x_s, fs)
+    lines = _summary_notes(ctx, sav, others, bounded, notes)
+    style.text_block(fig, 0.03, bottom - 0.06, lines, width=170, size=8,
+                     max_lines=int((bottom - 0.08) / 0.018))
+    return [fig]
+
+
+def _runs_table(ax_t, ctx: ReportContext, rows: list[str], fs: float) -> float:
+    """Runs and end points per recipe × size, one row per recipe; returns the x where the
+    savings column starts."""
+    sizes, pts, n = ctx.sizes, ctx.grid.points, len(rows)
     ax_t.axis("off")
     ax_t.set_ylim(n - 0.5, -1.2)
-    pts = ctx.grid.points
-    fs = 9.0 if n <= 6 else 7.5
     col_x = [0.0] + [0.44 + 0.07 * i for i in range(len(sizes))]
     ax_t.text(0.0, -1, "recipe", weight="bold", fontsize=8, va="center")
     for i, s in enumerate(sizes):
@@ -69,11 +80,16 @@ def summary_page(ctx: ReportContext) -> list:
     ax_t.set_xlim(-0.01, x_s + 0.34)
     ax_t.set_title("runs per size (r = runs, p = end points incl. decay branches)",
                    fontsize=8, loc="left")
-    # forest plot of the headline savings
+    return x_s
+
+
+def _savings_forest(ax_s, ax_t, ctx: ReportContext, rows: list[str], sav: dict,
+                    bounded: list[str], x_s: float, fs: float) -> None:
+    """The forest plot of the headline savings, and each row's ratio, interval and verdict
+    in the table's last column."""
     ax_s.axvline(1.0, color="0.4", lw=0.8, ls="--")
     short_verdict = {"saves data": "saves", "costs data": "costs",
                      "no resolved difference": "unresolved", "no interval": "no interval"}
-    bounded = [r for r in rows if r in sav and sav[r].at_bound]
     for j, r in enumerate(rows):
         if r not in sav:
             continue
@@ -104,6 +120,12 @@ def summary_page(ctx: ReportContext) -> list:
         if vals.size:
             ax_s.set_xlim(min(vals.min(), 0.9) / 1.3, max(vals.max(), 1.1) * 1.3)
     style.ratio_ticks(ax_s, *ax_s.get_xlim(), axis="x")
+
+
+def _summary_notes(ctx: ReportContext, sav: dict, others: list[str], bounded: list[str],
+                   notes: list[str]) -> list[str]:
+    """The lines under the table: how to read it, the verdicts' tally, the laws at a bound,
+    the headline sentences and the problems."""
     lines = [target_text(ctx) + ". Hollow dots: extrapolated beyond the grid's sizes "
              "(interval widened).",
              "Verdicts follow the interval: 'saves data' only when all of it is below 1, "
@@ -130,9 +152,7 @@ def summary_page(ctx: ReportContext) -> list:
         lines.append("Lowest savings ratio:")
     lines += [f"• {sav[r].sentence()}." for r in shown]
     lines += [f"• {x}" for x in notes + ctx.fit_errors]
-    style.text_block(fig, 0.03, bottom - 0.06, lines, width=170, size=8,
-                     max_lines=int((bottom - 0.08) / 0.018))
-    return [fig]
+    return lines
 
 
 def _skill_arms(ctx: ReportContext) -> pd.DataFrame | None:
