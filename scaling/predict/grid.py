@@ -20,8 +20,9 @@ import pandas as pd
 from ..defaults import BASELINE
 from ..errors import ScalingError
 from ..fit import load_law_table, select_points
-from ..fit.data import POINTS
+from ..fit.data import POINTS, val_loss_table
 from ..recipe import parse_recipe
+from ..store import Runs, load_runs
 from ..tables import resolve
 
 #: The baseline used when none is given.
@@ -62,6 +63,9 @@ class Grid:
         Where the points came from (a path), for messages.
     path : Path or None
         The store, when the grid came from one (the skill view reads its probes).
+    store : Runs or None
+        The store as :func:`scaling.store.load_runs` reads it (the run table of every
+        status, the metrics of completed runs), for the report; None without a store.
     """
 
     points: pd.DataFrame
@@ -72,7 +76,16 @@ class Grid:
     skill_records: pd.DataFrame | None = field(default=None, repr=False)
     """The store's ``kind == "skill"`` records (for the per-skill view), when loaded."""
     fits: dict = field(default_factory=dict, repr=False)
-    """Cache of laws fitted to these points (see :func:`scaling.predict.savings.fit_recipe`)."""
+    """Cache of laws fitted to these points (see :func:`scaling.predict.independent.fit_recipe`)."""
+    loaded: Runs | None = field(default=None, repr=False)
+    """The store's :class:`~scaling.store.Runs` when :func:`load_grid` read them (not when its
+    tables came from the cache): :attr:`store` reads them on first use otherwise."""
+
+    @property
+    def store(self) -> Runs | None:
+        if self.loaded is None and self.path is not None:
+            self.loaded = load_runs(self.path)
+        return self.loaded
 
     @property
     def recipes(self) -> list[str]:
@@ -168,7 +181,7 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
     """
     if points not in POINTS:
         raise PredictError(f"unknown --points {points!r}; use {' or '.join(POINTS)}")
-    path, skills = None, None
+    path, skills, loaded = None, None, None
     if isinstance(runs, pd.DataFrame):
         df = resolve(runs, ["params", "tokens", "loss"], ["run", "recipe", "branch", "step"],
                      source="the runs frame")
@@ -182,7 +195,7 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
         if not path.exists():
             raise PredictError(f"no run store or CSV at {path}; pass --runs DIR")
         if path.is_dir():
-            df, info, skills = _store_tables(path, target_domain)
+            df, info, skills, loaded = _store_tables(path, target_domain)
         else:
             df, info = load_law_table(path, domain=target_domain)
     df = df.dropna(subset=["params", "tokens", "loss"])
@@ -214,32 +227,31 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
     if points == "all":
         grid.notes.append(f"--points all: {len(pts)} checkpoints of {pts['run'].nunique()} runs "
                           "are the points (the bootstrap resamples whole runs)")
-    grid.skill_records = skills
+    grid.skill_records, grid.loaded = skills, loaded
     return grid
 
 
 def _store_tables(path: Path, domain: str | None):
     """The law table (as :func:`scaling.fit.load_law_table` builds it) and the skill records
     of a store from ONE :func:`~scaling.store.load_runs` pass (reading a store of a few hundred
-    runs takes seconds; the prediction needs both tables).
+    runs takes seconds; the prediction needs both tables), and that pass's
+    :class:`~scaling.store.Runs` (None on a cache hit).
 
     Both are cached under ``$SCALING_CACHE/store-tables`` (:func:`_tables_key`: the size and
     modification time of every file of every run directory, the domain asked for, and the
     code that builds the tables), so the next command on an unchanged store reads two small
     Parquet files instead of every run's metrics."""
-    from ..fit.data import val_loss_table
-    from ..store import load_runs
-
     key = _tables_key(path, domain)
     hit = _read_tables(key)
     if hit is not None:
         df, domain, skills = hit
-        return df, {"domain": domain, "source": str(path)}, skills
-    metrics = load_runs(path).metrics
+        return df, {"domain": domain, "source": str(path)}, skills, None
+    loaded = load_runs(path)
+    metrics = loaded.metrics
     df, domain = val_loss_table(metrics, domain, str(path))
     skills = metrics[metrics["kind"] == "skill"]
     _write_tables(key, df, domain, skills)
-    return df, {"domain": domain, "source": str(path)}, skills
+    return df, {"domain": domain, "source": str(path)}, skills, loaded
 
 
 #: Store-table cache entries kept (the most recently written).

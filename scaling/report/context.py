@@ -95,7 +95,7 @@ class ReportContext:
     @_cached
     def fits(self) -> dict:
         """``{recipe: _Fits}``: the laws the savings use (chinchilla, or power at one size)."""
-        from ..predict.savings import choose_fits
+        from ..predict.independent import choose_fits
 
         self.need_grid()
         if self.baseline is None:
@@ -341,50 +341,28 @@ class ReportContext:
 def load_context(runs, target_domain: str | None = None, baseline: str | None = None,
                  size: float | None = None, bootstrap: int = BOOTSTRAP, seed: int = 0,
                  level: float = 0.9) -> ReportContext:
-    """Read a run store once and set up the (lazy) computations of the report.
+    """Read a run store once (:func:`scaling.predict.load_grid`, the loader ``predict`` uses)
+    and set up the (lazy) computations of the report.
 
     Never raises for runs that cannot support a fit: :attr:`ReportContext.problems` says what
     is missing. A path that does not exist is the one error (a typo is not a report)."""
-    from ..fit.data import val_loss_table
     from ..predict import load_grid
-    from ..predict.grid import canonical
     from ..store import load_runs
 
     path = Path(runs)
     if not path.exists():
         raise ScalingError(f"no run store at {path}; pass --runs DIR (a folder of run "
                            "directories, e.g. one written by `scaling grid`)")
-    loaded = load_runs(path)
-    metrics, table = loaded.metrics, loaded.runs
-    problems: list[str] = []
-    grid, domain = None, target_domain
-    counts = table["status"].value_counts().to_dict() if len(table) else {}
-    if table.empty:
-        problems.append(f"no run directories under {path}")
-    elif counts.get("done", 0) == 0:
-        problems.append(f"no completed runs under {path}: "
-                        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-                        + " (finish or resume them with `scaling grid`)")
-    else:
-        try:
-            law, domain = val_loss_table(metrics, target_domain, str(path))
-            grid = load_grid(law)
-            grid.domain, grid.source, grid.path = domain, str(path), path
-            grid.skill_records = metrics[metrics["kind"] == "skill"]
-        except ScalingError as e:
-            problems.append(str(e))
+    try:
+        grid, why = load_grid(path, target_domain), None
+        loaded = grid.store
+    except ScalingError as e:  # no law table: the run table says why, or the error does
+        grid, why = None, e
+        loaded = load_runs(path)
+    problems = _store_problems(path, loaded.runs, why)
     b = None
     if grid is not None:
-        if baseline is not None:
-            b = grid.resolve(baseline, "--baseline")
-            if b is None:
-                raise ScalingError(f"baseline {baseline!r} has no runs under {path}; recipes: "
-                                   f"{', '.join(grid.recipes)}")
-        elif BASELINE in grid.recipes:
-            b = BASELINE
-        else:
-            problems.append(f"no {canonical(BASELINE)!r} runs to serve as the baseline; pass "
-                            f"--baseline (recipes: {', '.join(grid.recipes)})")
+        b = _baseline(grid, baseline, path, problems)
         sizes = grid.sizes()
         if len(sizes) == 1:
             problems.append(f"one model size only ({format_count(sizes[0])}): no L(N, D) fit, "
@@ -392,7 +370,38 @@ def load_context(runs, target_domain: str | None = None, baseline: str | None = 
                             "more sizes")
         if size is None:  # one size: no extrapolation in N is possible, answer at that size
             size = TARGET_FACTOR * float(sizes.max()) if len(sizes) > 1 else float(sizes[0])
-    return ReportContext(path=path, runs=table, metrics=metrics, domain=domain, grid=grid,
+    return ReportContext(path=path, runs=loaded.runs, metrics=loaded.metrics,
+                         domain=target_domain if grid is None else grid.domain, grid=grid,
                          baseline=b, bootstrap=int(bootstrap), seed=int(seed),
                          level=float(level), size=None if size is None else float(size),
                          problems=problems)
+
+
+def _store_problems(path: Path, table: pd.DataFrame, why: ScalingError | None) -> list[str]:
+    """Why a store has no law table: no runs, no completed runs, or the loader's error."""
+    counts = table["status"].value_counts().to_dict() if len(table) else {}
+    if table.empty:
+        return [f"no run directories under {path}"]
+    if counts.get("done", 0) == 0:
+        return [f"no completed runs under {path}: "
+                + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+                + " (finish or resume them with `scaling grid`)"]
+    return [str(why)] if why is not None else []
+
+
+def _baseline(grid, baseline: str | None, path: Path, problems: list[str]) -> str | None:
+    """The grid's name for ``baseline`` (an error when it has no runs), else ``prose=1`` when
+    the grid has it, else None with a problem saying so."""
+    from ..predict.grid import canonical
+
+    if baseline is not None:
+        b = grid.resolve(baseline, "--baseline")
+        if b is None:
+            raise ScalingError(f"baseline {baseline!r} has no runs under {path}; recipes: "
+                               f"{', '.join(grid.recipes)}")
+        return b
+    if BASELINE in grid.recipes:
+        return BASELINE
+    problems.append(f"no {canonical(BASELINE)!r} runs to serve as the baseline; pass "
+                    f"--baseline (recipes: {', '.join(grid.recipes)})")
+    return None
