@@ -3,8 +3,9 @@
 See :mod:`scaling.recipe` for the ``--mix`` grammar, :mod:`scaling.data.stream` for batches.
 """
 
-from .domains import BUILTIN_DOMAINS, KNOWN_DOMAINS, get_pool, register_corpus
 from .tokenizer import BPETokenizer, ByteTokenizer, get_tokenizer
 
-__all__ = ["BUILTIN_DOMAINS", "KNOWN_DOMAINS", "BPETokenizer", "ByteTokenizer", "get_pool",
-           "get_tokenizer", "register_corpus"]
+# The domain registry is imported from its module (``scaling.data.domains``), not re-exported
+# here: the skill tasks it builds pools of draw the procedural generators of this package, so
+# importing the package must not import the registry (that would be an import cycle).
+__all__ = ["BPETokenizer", "ByteTokenizer", "get_tokenizer"]

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ScalingError
+from ..skills.tasks import TaskError, is_task_spec, parse_task
 from . import mathgen
 from .cache import key_of, load_arrays, save_arrays
 from .corpora import (
@@ -85,8 +86,6 @@ def check_domain(name: str) -> str:
     """The canonical name of a domain (a skill task spelled with every knob)."""
     if name in BUILTIN_DOMAINS or name in _USER:
         return name
-    from ..skills.tasks import TaskError, is_task_spec, parse_task
-
     if is_task_spec(name):
         try:
             return parse_task(name).spec
@@ -150,8 +149,6 @@ def _task_units(name: str, seed: str, n_tokens: int, tok):
 
 
 def _skill_units(spec: str, split: str, n_tokens: int, tok):
-    from ..skills.tasks import parse_task
-
     task = parse_task(spec)
     rng = random.Random(f"{spec}/{split}")
     draw = task.train_item if split == "train" else task.val_item
