@@ -200,15 +200,56 @@ def joint_savings(law: JointResult, recipe: str, size: float, tokens: float,
         return JointAnswer(recipe, b, N, D_b, s, nan2, Lr, Lb, nan2, nan2, np.array([]),
                            {}, level, law.variant.name, ["no bootstrap: no interval"])
     rng = np.random.default_rng(seed + 7)
+    # part 1: the bootstrap samples of ln s and of the two ln L
     ls = np.log(law.savings(recipe, N, D_b, samples=True).ravel())
     lLb = np.log(law.loss(b, N, D_b, samples=True).ravel())
     lLr = np.log(law.loss(recipe, N, D_b, samples=True).ravel())
     B = ls.size
     parts: dict[str, Any] = {"bootstrap": {"sd_log": _nsd(ls),
                                            "interval": _q(np.exp(ls), level)}}
-    # part 2: admissible variants — their differences from the chosen one beyond what the
-    # richer fit's extra parameter noise explains (Hausman: for nested fits the difference
-    # of two estimates has the difference of their variances), as a symmetric term
+    # part 2: admissible variants
+    tau_v, tau_vl, rows = _variant_spread(law, recipe, N, D_b, level)
+    ls = ls + tau_v * rng.standard_normal(B)
+    lLb, lLr = lLb + tau_vl * rng.standard_normal(B), lLr + tau_vl * rng.standard_normal(B)
+    parts["variants"] = {"n": len(rows), "fits": rows, "sd_log": tau_v, "sd_log_loss": tau_vl,
+                         "interval": _q(np.exp(ls), level)}
+    # part 3: extrapolation in N measured on the grid
+    confident = True
+    part = _extrapolation_part(law, recipe, N, D_b, nested) if widen else None
+    if part is not None and part["sd_log"] is None:
+        confident = False
+        parts["extrapolation"] = part
+        warnings.append(f"no nested backtest on this grid ({part['why']}): the interval has "
+                        "no term for the error of extrapolating in N")
+    elif part is not None:
+        ls = ls + part["sd_log"] * rng.standard_normal(B)
+        z = rng.standard_normal(B)
+        lLb = lLb + part["sd_log_loss"] * z
+        lLr = lLr + part["sd_log_loss"] * rng.standard_normal(B)
+        parts["extrapolation"] = {**part, "interval": _q(np.exp(ls), level)}
+    # part 4: the trend the grid cannot check
+    prior = _trend_prior(law, recipe, N)
+    if prior is not None:
+        confident = False
+        part, note = prior
+        ls = ls + part["sd_log"] * rng.standard_normal(B)
+        parts["trend_prior"] = {**part, "interval": _q(np.exp(ls), level)}
+        warnings.append(note)
+    warnings += law.warnings
+    return JointAnswer(recipe=recipe, baseline=b, size=N, tokens=D_b, savings_ratio=s,
+                       interval=_q(np.exp(ls), level), loss_recipe=Lr, loss_baseline=Lb,
+                       loss_recipe_interval=_q(np.exp(lLr), level),
+                       loss_baseline_interval=_q(np.exp(lLb), level), samples=np.exp(ls),
+                       parts=parts, level=level, variant=law.variant.name, warnings=warnings,
+                       confident=confident)
+
+
+def _variant_spread(law: JointResult, recipe: str, N: float, D_b: float, level: float):
+    """Part 2 (module docstring): the admissible variants' differences from the chosen one
+    beyond what the richer fit's extra parameter noise explains (Hausman: for nested fits the
+    difference of two estimates has the difference of their variances), as a symmetric
+    term. Returns ``(sd of ln s, sd of ln L, one row per variant)``."""
+    b = law.baseline
     alts = [(law.variant.name, (law.layout, law.theta))] + list(law.alternatives.items())
     rows = []
     for name, a in alts:
@@ -223,10 +264,13 @@ def joint_savings(law: JointResult, recipe: str, size: float, tokens: float,
                      "var_log_loss": 0.5 * (
                          _delta_var(law, a, lambda al: law.loss(recipe, N, D_b, alt=al))
                          + _delta_var(law, a, lambda al: law.loss(b, N, D_b, alt=al)))})
+    if not rows:
+        return 0.0, 0.0, rows
+    s = float(law.savings(recipe, N, D_b))
+    Lb, Lr = float(law.loss(b, N, D_b)), float(law.loss(recipe, N, D_b))
     # a variant's excess counts only where the Hausman test says it disagrees at the answer's
     # level, family-wise over the alternatives; pooled over the variants, then floored
-    v0 = rows[0]["var_log"] if rows else 0.0
-    w0 = rows[0]["var_log_loss"] if rows else 0.0
+    v0, w0 = rows[0]["var_log"], rows[0]["var_log_loss"]
     z2 = _z_family(level, len(rows) - 1) ** 2
     ex = [_excess(np.log(r["savings"] / s) ** 2, abs(r["var_log"] - v0), z2) for r in rows]
     ex_l = [_excess(0.5 * (np.log(r["loss_recipe"] / Lr) ** 2
@@ -234,62 +278,46 @@ def joint_savings(law: JointResult, recipe: str, size: float, tokens: float,
                     abs(r["var_log_loss"] - w0), z2) for r in rows]
     for r, e in zip(rows, ex, strict=True):
         r["disagrees"] = bool(e > 0)
-    tau_v = float(np.sqrt(max(0.0, np.mean(ex)))) if rows else 0.0
-    tau_vl = float(np.sqrt(max(0.0, np.mean(ex_l)))) if rows else 0.0
-    ls = ls + tau_v * rng.standard_normal(B)
-    lLb, lLr = lLb + tau_vl * rng.standard_normal(B), lLr + tau_vl * rng.standard_normal(B)
-    parts["variants"] = {"n": len(rows), "fits": rows, "sd_log": tau_v, "sd_log_loss": tau_vl,
-                         "interval": _q(np.exp(ls), level)}
-    # part 3: extrapolation in N measured on the grid
-    n_max = float(law.data.sizes().max())
-    d = max(0.0, float(np.log(N / n_max)))
-    confident = True
-    if widen and d > 0:
-        nb = nested or nested_backtests(law, recipe, D_b / N)
-        if nb.get("available"):
-            d_D = max(0.0, float(np.log(D_b / nb["max_tokens"])))
-            # N and D terms add: both come from one misfit of the law, so their errors share
-            # a sign rather than partly cancelling like independent terms
-            tau = nb["c_savings"] * d
-            tau_l = nb["c_loss"] * d + nb["c_loss_tokens"] * d_D
-            ls = ls + tau * rng.standard_normal(B)
-            z = rng.standard_normal(B)
-            lLb, lLr = lLb + tau_l * z, lLr + tau_l * rng.standard_normal(B)
-            parts["extrapolation"] = {"sd_log": tau, "sd_log_loss": tau_l,
-                                      "c_savings": nb["c_savings"], "c_loss": nb["c_loss"],
-                                      "c_loss_tokens": nb["c_loss_tokens"],
-                                      "tokens_log_distance": d_D,
-                                      "log_distance": d, "nested": nb,
-                                      "interval": _q(np.exp(ls), level)}
-        else:
-            confident = False
-            parts["extrapolation"] = {"sd_log": None, "why": nb.get("why")}
-            warnings.append(f"no nested backtest on this grid ({nb.get('why')}): the "
-                            "interval has no term for the error of extrapolating in N")
-    # part 4: the trend the grid cannot check
+    return (float(np.sqrt(max(0.0, np.mean(ex)))), float(np.sqrt(max(0.0, np.mean(ex_l)))),
+            rows)
+
+
+def _extrapolation_part(law: JointResult, recipe: str, N: float, D_b: float,
+                        nested: dict | None) -> dict | None:
+    """Part 3 (module docstring): None inside the grid's sizes; ``sd_log`` None (and ``why``)
+    when the grid allows no nested backtest."""
+    d = max(0.0, float(np.log(N / float(law.data.sizes().max()))))
+    if d <= 0:
+        return None
+    nb = nested or nested_backtests(law, recipe, D_b / N)
+    if not nb.get("available"):
+        return {"sd_log": None, "why": nb.get("why")}
+    d_D = max(0.0, float(np.log(D_b / nb["max_tokens"])))
+    # N and D terms add: both come from one misfit of the law, so their errors share a sign
+    # rather than partly cancelling like independent terms
+    return {"sd_log": nb["c_savings"] * d,
+            "sd_log_loss": nb["c_loss"] * d + nb["c_loss_tokens"] * d_D,
+            "c_savings": nb["c_savings"], "c_loss": nb["c_loss"],
+            "c_loss_tokens": nb["c_loss_tokens"], "tokens_log_distance": d_D,
+            "log_distance": d, "nested": nb}
+
+
+def _trend_prior(law: JointResult, recipe: str, N: float):
+    """Part 4 (module docstring): ``(part, warning)`` where the recipe or the baseline has runs
+    at < 3 sizes, else None."""
+    b = law.baseline
     few = {r: len(law.sizes[r]) for r in (b, recipe) if len(law.sizes[r]) < 3}
-    if few:
-        confident = False
-        lo = min(min(law.sizes[r]) for r in (b, recipe))
-        span = abs(float(np.log(N / lo)))
-        tau_g = GAMMA_MAX * span / _Z90
-        ls = ls + tau_g * rng.standard_normal(B)
-        parts["trend_prior"] = {"sd_log": tau_g, "gamma_max": GAMMA_MAX,
-                                "interval": _q(np.exp(ls), level)}
-        warnings.append(
-            "not confident: " + ", ".join(f"{r} has runs at {k} size{'s' if k > 1 else ''}"
+    if not few:
+        return None
+    lo = min(min(law.sizes[r]) for r in (b, recipe))
+    span = abs(float(np.log(N / lo)))
+    tau_g = GAMMA_MAX * span / _Z90
+    note = ("not confident: " + ", ".join(f"{r} has runs at {k} size{'s' if k > 1 else ''}"
                                           for r, k in few.items())
             + f" (< 3): whether its data effect drifts with model size cannot be checked; "
             f"the interval allows a drift |gamma| ≤ {GAMMA_MAX:g} over the "
             f"{span / np.log(10):.2g} decades from the smallest size to the target")
-    interval = _q(np.exp(ls), level)
-    warnings += law.warnings
-    return JointAnswer(recipe=recipe, baseline=b, size=N, tokens=D_b, savings_ratio=s,
-                       interval=interval, loss_recipe=Lr, loss_baseline=Lb,
-                       loss_recipe_interval=_q(np.exp(lLr), level),
-                       loss_baseline_interval=_q(np.exp(lLb), level), samples=np.exp(ls),
-                       parts=parts, level=level, variant=law.variant.name, warnings=warnings,
-                       confident=confident)
+    return {"sd_log": tau_g, "gamma_max": GAMMA_MAX}, note
 
 
 def _z_family(level: float, m: int) -> float:
