@@ -418,34 +418,9 @@ def data_show_cmd(
 
     at_least(n, "-n", 1)
     at_least(difficulty, "--difficulty", 1)
-    from .data.domains import BUILTIN_DOMAINS, show_samples
-    from .skills import PROBES
+    from .data.inspect import samples
 
-    probe = domain.removeprefix("probe:")
-    if domain.startswith("probe:") or (domain not in BUILTIN_DOMAINS and probe in PROBES):
-        from .skills import get_probe
-
-        exs = get_probe(probe).generate(n, difficulty)
-        if as_json:
-            emit_json({"domain": domain, "kind": "probe", "difficulty": difficulty,
-                       "samples": [{"prompt": e.prompt, "answer": e.answer} for e in exs]})
-            return
-        for e in exs:
-            typer.echo(f"{e.prompt}  →  {e.answer}")
-        return
-    if "@" in domain:  # a user corpus NAME@PATH[:FIELD]
-        from .data.domains import register_corpus
-        from .recipe import parse_recipe
-
-        c = parse_recipe(f"{domain}=1").corpora[0]
-        register_corpus(c.name, c.path, c.field)
-        domain = c.name
-    samples = show_samples(domain, n, tokenizer)
-    if as_json:
-        emit_json({"domain": domain, "kind": "domain", "samples": samples})
-        return
-    for i, text in enumerate(samples):
-        typer.echo(f"--- {domain} sample {i}\n{text}")
+    show(samples(domain, n, difficulty, tokenizer), as_json)
 
 
 @data_app.command("stats")
@@ -460,7 +435,7 @@ def data_stats_cmd(
 ) -> None:
     """Realised token fractions per domain and per phase of a recipe."""
     from .recipe import parse_recipe
-    from .units import format_count, parse_tokens
+    from .units import parse_tokens
     from .validate import at_least, check_budget, check_seed
 
     parse_recipe(mix)
@@ -469,22 +444,9 @@ def data_stats_cmd(
     at_least(seq_len, "--seq-len", 1)
     budget = parse_tokens(tokens)
     check_budget(budget, batch_size, seq_len, one_batch=False)  # a part-batch is one step
-    from .data.stream import mix_stats
+    from .data.stats import recipe_stats
 
-    st = mix_stats(mix, budget, batch_size, seq_len, seed)
-    if as_json:
-        emit_json(st)
-        return
-    typer.echo(f"recipe {st['recipe']}: {format_count(st['realised_tokens'])} tokens in "
-               f"{st['steps']} steps of {st['tokens_per_step']}")
-    typer.echo(f"{'phase':<16}{'span':<16}{'domain':<14}{'weight':>9}{'realised':>10}")
-    for p in st["phases"]:
-        span = f"{p['start']:.4g}–{p['end']:.4g}" + (" meco" if p["meco"] else "")
-        for d, w in p["weights"].items():
-            typer.echo(f"{p['name']:<16}{span:<16}{d:<14}{w:>9.4f}"
-                       f"{p['fractions'].get(d, 0.0):>10.4f}")
-    typer.echo(f"{'overall':<32}" + "  ".join(
-        f"{d} {f:.4f} (exp {st['expected'][d]:.4f})" for d, f in st["fractions"].items()))
+    show(recipe_stats(mix, budget, batch_size, seq_len, seed), as_json)
 
 # --------------------------------------------------------------------------- predict / backtest
 
