@@ -16,11 +16,14 @@
 The machine's CPU capability is printed with the figures: the CPU flags (``/proc/cpuinfo``),
 numpy's SIMD targets, and ``torch.backends.cpu.get_cpu_capability()`` read in a separate
 process (torch honours ``ATEN_CPU_CAPABILITY``; numpy and scipy, which do the fitting, do not,
-so a figure for an AVX2-only CPU must be measured on one). The timed command and the loop run
-in child processes with this process's environment; the command gets an empty
-``SCALING_CACHE`` so that nothing is reused between runs.
+so a figure for an AVX2-only CPU must be measured on one, or emulated with ``--emulate-avx2``:
+numpy's AVX512 kernels off (``NPY_DISABLE_CPU_FEATURES``: its dispatch falls back to AVX2/FMA3),
+OpenBLAS's Haswell (AVX2) kernels, torch's AVX2 capability; the CPU's caches and clock stay
+what they are). The timed command and the loop run in child processes with this process's
+environment; the command gets an empty ``SCALING_CACHE`` so that nothing is reused between runs.
 
-Run: ``.venv/bin/python analysis/bench/bench_fit.py`` (about 3 minutes on 2 cores: the loop).
+Run: ``.venv/bin/python analysis/bench/bench_fit.py [--emulate-avx2]`` (about 3 minutes on 2
+cores: the loop).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ import pandas as pd
 from scaling.fit import chinchilla, fit_grok, forms, optim, sigmoid_log
 
 TARGET = 50.0  # the loop's time / the command's time
+
+#: The environment ``--emulate-avx2`` runs under (module docstring).
+AVX2_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+            "OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2"}
 
 
 def law_csv(path: Path, seed: int = 0) -> Path:
@@ -87,17 +94,27 @@ def cpu_capability() -> str:
     except OSError:
         pass
     isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    try:
+    try:  # the targets numpy's kernels dispatch to (X86_V4: AVX512)
         from numpy._core._multiarray_umath import __cpu_features__
 
-        simd = [k for k in ("AVX2", "AVX512F", "AVX512_SPR") if __cpu_features__.get(k)]
+        simd = [k for k in ("AVX2", "X86_V4", "AVX512_SPR") if __cpu_features__.get(k)]
     except ImportError:
         simd = []
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ",".join(sorted({str(i.get("architecture")) for i in threadpool_info()
+                                if i.get("user_api") == "blas"})) or "?"
+    except ImportError:
+        blas = "?"
+    emulated = " (AVX2 emulated: " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()) + ")" \
+        if all(os.environ.get(k) == v for k, v in AVX2_ENV.items()) else ""
     probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu."
                             "get_cpu_capability())"], capture_output=True, text=True)
     torch_cap = probe.stdout.strip() if probe.returncode == 0 else "torch not importable"
     return (f"{model}; {os.cpu_count()} cores; flags {' '.join(isa) or 'none of avx2/avx512'}; "
-            f"numpy SIMD {' '.join(simd) or '?'}; torch capability {torch_cap}")
+            f"numpy SIMD {' '.join(simd) or '?'}; OpenBLAS kernels {blas}; torch capability "
+            f"{torch_cap}{emulated}")
 
 
 def _children_cpu() -> float:
@@ -186,8 +203,13 @@ def main():
                     help="BLAS threads of the reference loop: 1 (as the command uses; its "
                     "best case on a shared machine) or the environment's default")
     ap.add_argument("--skip-grok", action="store_true", help="leave out the grokking part")
+    ap.add_argument("--emulate-avx2", action="store_true",
+                    help="run everything as on an AVX2-only CPU (module docstring)")
     ap.add_argument("--loop", metavar="CSV", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.emulate_avx2 and any(os.environ.get(k) != v for k, v in AVX2_ENV.items()):
+        # numpy reads its switches when it loads: start again under them
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENV})
     if args.loop:
         return loop_child(args.loop, args.scipy_defaults)
 

@@ -13,17 +13,20 @@ Huber loss handled by iteratively reweighted least squares: the step solves
 ``(JᵀWJ + λ·diag) Δ = −Jᵀψ(r)`` with ``ψ(r) = clip(r, ±δ)`` (the exact gradient) and
 ``W = min(1, δ/|r|)``. A step is kept only where it lowers ``f`` (per start), so each start
 descends monotonically; a parameter on its bound whose descent points outward is held there
-and the step solved over the others. Of the best few distinct optima, those the LM did not
-finish are polished with scipy's L-BFGS-B on the exact objective and gradient (:func:`polish`).
+and the step solved over the others. The starts are screened in stages, in single precision
+(:data:`SCREEN`); of the best few distinct optima, those the LM did not finish are polished
+with scipy's L-BFGS-B on the exact objective and gradient (:func:`polish`, which alone
+imports scipy). The same solver fits the grokking sigmoids (:mod:`scaling.fit.grok`: a
+structure with per-row data and bounds).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize  # at import: a forked worker (workers.pmap) inherits it
 
 from .forms import law_form
 
@@ -85,7 +88,11 @@ class _Structure:
     of materialising the ``[S, n, P]`` Jacobian and multiplying ``S`` small matrices.
     """
 
-    def __init__(self, form: str, X: np.ndarray):
+    def __init__(self, form: str, X: np.ndarray, dtype=np.float64):
+        X = np.asarray(X, dtype)
+        self.dtype = np.dtype(dtype)
+        # a softmax term exp(q) must not overflow: ~700 in double precision, ~88 in single
+        self.max_exponent = 700.0 if self.dtype == np.float64 else 80.0
         lf = law_form(form)  # its power terms; the log-sum-exp runs over them and e (last)
         terms, e_idx = lf.terms, lf.e_index
         self.terms, self.e_idx = terms, e_idx
@@ -96,7 +103,7 @@ class _Structure:
         cols: list[tuple[int, ...]] = [()] + [(c,) for c in cov] + \
             [(c, d) for i, c in enumerate(cov) for d in cov[i:]]
         self.C = np.stack([np.prod([X[:, c] for c in key], axis=0) if key
-                           else np.ones(len(X)) for key in cols], axis=1)
+                           else np.ones(len(X), dtype) for key in cols], axis=1)
         col_of = {key: j for j, key in enumerate(cols)}
         # per parameter: (term, covariate or None, sign)
         par: dict[int, tuple[int, int | None, float]] = {e_idx: (T - 1, None, 1.0)}
@@ -120,7 +127,7 @@ class _Structure:
         self.g_sign = np.array([par[p][2] for p in range(self.P)])
         self.ncol = ncol
         self.X = X
-        self.B = [np.stack([np.ones(len(X)), -X[:, c]]) for _, _, c in terms]
+        self.B = [np.stack([np.ones(len(X), dtype), -X[:, c]]) for _, _, c in terms]
 
     def evaluate(self, theta, logL, w, delta):
         """Residuals ``[S, n]``, softmax weights ``[T, S, n]`` (``e``'s last) and ``f`` ``[S]``.
@@ -137,9 +144,9 @@ class _Structure:
             xc = self.X[:, c]
             top = np.maximum(top, theta[:, ci] - e + np.maximum(-theta[:, ei] * xc.min(),
                                                                  -theta[:, ei] * xc.max()))
-        if not np.all(top < 700.0):
+        if not np.all(top < self.max_exponent):
             return self._evaluate_shifted(theta, logL, w, delta)
-        t = np.empty((T, S, n))
+        t = np.empty((T, S, n), self.dtype)
         for k, (ci, ei, _) in enumerate(self.terms):  # c_k − e − p_k·x_k: [S,2] @ [2,n]
             np.matmul(np.stack([theta[:, ci] - e, theta[:, ei]], axis=1), self.B[k], out=t[k])
         q = t[:-1]
@@ -156,7 +163,7 @@ class _Structure:
     def _evaluate_shifted(self, theta, logL, w, delta):
         """:meth:`evaluate` with the log-sum-exp shifted by the largest term (never overflows)."""
         S, n, T = theta.shape[0], len(logL), len(self.terms) + 1
-        t = np.empty((T, S, n))
+        t = np.empty((T, S, n), self.dtype)
         for k, (ci, ei, _) in enumerate(self.terms):
             np.matmul(theta[:, [ci, ei]], self.B[k], out=t[k])
         t[-1] = theta[:, self.e_idx, None]
@@ -183,9 +190,9 @@ class _Structure:
             psi *= w
             irls *= w
         ncol = self.ncol
-        G = np.empty((T, S, ncol))
-        M = np.empty((len(self.pairs), S, ncol))
-        tmp = np.empty((S, n))
+        G = np.empty((T, S, ncol), s.dtype)
+        M = np.empty((len(self.pairs), S, ncol), s.dtype)
+        tmp = np.empty((S, n), s.dtype)
         for k in range(T):
             np.multiply(s[k], psi, out=tmp)
             np.matmul(tmp, self.C, out=G[k])
@@ -218,7 +225,8 @@ def batch_lm(form, theta0: np.ndarray, X: np.ndarray | None, logL: np.ndarray,
              bounds: np.ndarray, weights: np.ndarray | None = None,
              delta: float = HUBER_DELTA, max_iter: int = 300, tol: float = 1e-13, *,
              lam0: float = 1e-2, lam_min: float = 1e-9, lam_max: float = 1e12,
-             damping: tuple[float, float] = (1e-12, 1e-15), hold_at_bounds: bool = True):
+             damping: tuple[float, float] = (1e-12, 1e-15), hold_at_bounds: bool = True,
+             precision: str = "double"):
     """Levenberg–Marquardt/IRLS from every row of ``theta0`` at once.
 
     Parameters
@@ -249,6 +257,10 @@ def batch_lm(form, theta0: np.ndarray, X: np.ndarray | None, logL: np.ndarray,
         Hold a parameter on its bound whose descent points outward, and solve the step over
         the others (below); False: solve over all and clip (what the grokking fits always
         did: they keep their results).
+    precision : {"double", "single"}
+        The floating point of the residuals and the normal equations of a law form (the steps
+        are solved in double): single, about twice as fast, serves to rank the starts of a
+        screen (:func:`multistart`), never to end a fit.
 
     Returns
     -------
@@ -258,20 +270,21 @@ def batch_lm(form, theta0: np.ndarray, X: np.ndarray | None, logL: np.ndarray,
     state is written out and dropped), and the normal equations come from
     :class:`_Structure`'s matrix products.
     """
-    st = _Structure(form, X) if isinstance(form, str) else form
+    dtype = {"double": np.float64, "single": np.float32}[precision]
+    st = _Structure(form, X, dtype) if isinstance(form, str) else form
     bounds = np.asarray(bounds, float)
     lo, hi = bounds[..., 0], bounds[..., 1]
     theta = np.clip(np.array(theta0, float), lo, hi)
     S, P = theta.shape
-    w = None if weights is None else np.atleast_2d(weights).astype(float)
-    data = np.asarray(logL, float)
+    w = None if weights is None else np.atleast_2d(weights).astype(dtype)
+    data = np.asarray(logL, dtype)
     # what has one row per start, and is dropped with the start when it finishes
     w_rows, data_rows, box_rows = (w is not None and w.shape[0] > 1, data.ndim == 2,
                                    bounds.ndim == 3)
     f_out = np.empty(S)
     converged = np.zeros(S, bool)
     idx = np.arange(S)  # the rows still running; th, r, s, f, lam, w, … are aligned with it
-    th = theta.copy()
+    th = theta.astype(dtype)
     r, s, f = st.evaluate(th, data, w, delta)
     lam = np.full(S, lam0)
     eye = np.eye(P)
@@ -296,7 +309,7 @@ def batch_lm(form, theta0: np.ndarray, X: np.ndarray | None, logL: np.ndarray,
         except np.linalg.LinAlgError:
             step = -g / (np.einsum("spp->sp", A) + 1e-12)
         step = np.where(np.isfinite(step), step, 0.0)
-        cand = np.clip(th + step, lo, hi)
+        cand = np.clip(th + step, lo, hi).astype(dtype, copy=False)
         rc, sc, fc = st.evaluate(cand, data, w, delta)
         better = fc < f
         improvement = np.where(better, f - fc, 0.0)
@@ -341,19 +354,17 @@ def one_blas_thread(fn):
     """Run ``fn`` with one BLAS thread: the solver's matrix products and L-BFGS-B's own linear
     algebra are small, and OpenBLAS worker threads spinning on shared cores cost more than
     they give (on a busy 2-core machine a 240-point fit took 8 s of CPU with the default
-    threads, 3 s with one; one L-BFGS-B polish 0.73 s against 0.07 s)."""
+    threads, 3 s with one; one L-BFGS-B polish 0.73 s against 0.07 s).
+
+    The limit reaches the BLAS libraries loaded when it is set (numpy's); scipy's, which
+    L-BFGS-B runs on, is loaded only by a polish, which limits it itself (:func:`polish`):
+    a fit whose search converges never imports scipy (~0.3 s of a command's start)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if _one_thread[0]:  # already inside: limiting again costs ~2 ms
             return fn(*args, **kwargs)
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # optional speed-up only
-            return fn(*args, **kwargs)
-        import scipy.linalg  # noqa: F401 — load scipy's own BLAS now: a limit only reaches
-        # the libraries already loaded, and L-BFGS-B (the polish) runs on scipy's
-        with threadpool_limits(1, user_api="blas"):
+        with _blas_limit():
             _one_thread[0] += 1
             try:
                 return fn(*args, **kwargs)
@@ -361,6 +372,16 @@ def one_blas_thread(fn):
                 _one_thread[0] -= 1
 
     return wrapper
+
+
+def _blas_limit():
+    """A context that limits the loaded BLAS libraries to one thread (a no-op without the
+    optional threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional speed-up only
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 _one_thread = [0]  # depth of one_blas_thread calls in progress
@@ -409,13 +430,17 @@ def _f_and_grad(theta, form, X, logL, weights, delta):
 LBFGS_OPTIONS = {"ftol": 1e-15, "gtol": 1e-11, "maxiter": 2000}
 
 
-@one_blas_thread
 def polish(form: str, theta0: np.ndarray, X: np.ndarray, logL: np.ndarray, bounds: np.ndarray,
            weights: np.ndarray | None = None, delta: float = HUBER_DELTA):
-    """scipy L-BFGS-B from one start on the exact objective; returns ``OptimizeResult``."""
-    return minimize(_f_and_grad, np.asarray(theta0, float), args=(form, X, logL, weights, delta),
-                    jac=True, method="L-BFGS-B", bounds=[tuple(b) for b in bounds],
-                    options=LBFGS_OPTIONS)
+    """scipy L-BFGS-B from one start on the exact objective; returns ``OptimizeResult``.
+
+    scipy is imported here, on the first polish (with one BLAS thread, its own included)."""
+    from scipy.optimize import minimize
+
+    with _blas_limit():
+        return minimize(_f_and_grad, np.asarray(theta0, float),
+                        args=(form, X, logL, weights, delta), jac=True, method="L-BFGS-B",
+                        bounds=[tuple(b) for b in bounds], options=LBFGS_OPTIONS)
 
 
 def distinct_best(theta: np.ndarray, f: np.ndarray, k: int, tol: float = 1e-3) -> np.ndarray:
@@ -432,32 +457,53 @@ def distinct_best(theta: np.ndarray, f: np.ndarray, k: int, tol: float = 1e-3) -
     return np.array(keep, int)
 
 
+#: The multistart's screen: ``(LM steps, share of the starts kept, precision)`` per stage. All
+#: starts take 3 steps, the best 20% 9 more, and the best 5% (at least 50) of the grid continue
+#: to convergence: the same 12 screening steps of every finalist as a flat 12-step screen of
+#: all starts, in 40% of the steps (4,500·3 + 900·9 instead of 4,500·12), each about twice
+#: as fast in single precision.
+SCREEN = ((3, 0.20, "single"), (9, 0.05, "single"))
+
+
 @one_blas_thread
 def multistart(form: str, starts: np.ndarray, X: np.ndarray, logL: np.ndarray,
                bounds: np.ndarray, delta: float = HUBER_DELTA, n_polish: int = 5,
-               screen_iter: int = 12, keep: float = 0.05):
+               screen: tuple[tuple[int, float, str], ...] = SCREEN):
     """Batched LM from every start, then L-BFGS-B polish of those of the best distinct few
     that the LM did not finish.
 
-    All starts take ``screen_iter`` LM steps together; the best ``keep`` fraction (at least
-    50) continue to convergence. Of the ``n_polish`` best distinct optima, the ones the LM
-    left unfinished (at its step limit) are polished with L-BFGS-B on the exact objective; a
+    The starts are screened in stages (:data:`SCREEN`): each stage takes a few LM steps
+    from the starts still in the race (in single precision: only their ranking matters) and
+    keeps the best share of the grid. The last stage's survivors (5%, at least 50) continue to
+    convergence in double precision, first to :data:`BOOTSTRAP_TOL`, then the ``n_polish``
+    best distinct optima on to the full tolerance (1e-13). Of those, the ones the LM left
+    unfinished (at its step limit) are polished with L-BFGS-B on the exact objective; a
     finished one is a local optimum, which polishing moved by < 4e-14 in f on 246 fits (the
-    reference grid's laws and 80 random synthetic ones). After a dozen damped Gauss–Newton
-    steps the starts that will end in the global basin already lead by orders of magnitude in
-    ``f``, so the screen loses nothing in practice; ``analysis/bench/bench_fit.py`` checks the
+    reference grid's laws and 80 random synthetic ones). After a few damped Gauss–Newton steps
+    the starts that will end in the global basin already lead by orders of magnitude in ``f``,
+    so the screen loses nothing in practice: on 152 laws (the reference grid's, 120 synthetic
+    ones of every shape) it found the flat 12-step screen's optimum to 5e-13 in f but for two
+    whose optimum is a flat valley (3e-9, 2e-8); ``analysis/bench/bench_fit.py`` checks the
     result against a full loop of L-BFGS-B from all starts.
 
     Returns ``(theta_best, f_best, info)``; ``info`` holds the LM optima of the continued
     starts (``theta``, ``f``, ``converged_lm``), the polish result of the winner (None when
     it was not polished), which start won (``best``), and how many starts were screened.
     """
-    theta, f, conv = batch_lm_chunked(form, starts, X, logL, bounds, delta=delta,
-                                      max_iter=screen_iter)
-    n_keep = min(len(f), max(50, int(np.ceil(keep * len(f)))))
-    order = np.argsort(np.where(np.isfinite(f), f, np.inf))[:n_keep]
-    theta, f, conv = batch_lm_chunked(form, theta[order], X, logL, bounds, delta=delta)
+    theta = np.asarray(starts, float)
+    for steps, share, precision in screen:
+        n_keep = min(len(theta), max(50, int(np.ceil(share * len(starts)))))
+        theta, f, _ = batch_lm_chunked(form, theta, X, logL, bounds, delta=delta,
+                                       max_iter=steps, precision=precision)
+        theta = theta[np.argsort(np.where(np.isfinite(f), f, np.inf))[:n_keep]]
+    # the finalists to BOOTSTRAP_TOL (parameters settled to ~1e-5: enough to rank the optima),
+    # the best distinct few of them on to the full tolerance
+    theta, f, conv = batch_lm_chunked(form, theta, X, logL, bounds, delta=delta,
+                                      tol=BOOTSTRAP_TOL)
     idx = distinct_best(theta, f, n_polish)
+    theta[idx], f[idx], conv[idx] = batch_lm_chunked(form, theta[idx], X, logL, bounds,
+                                                     delta=delta)
+    idx = idx[np.argsort(f[idx], kind="stable")]
     best = int(idx[0])
     th, fb, res = theta[best].copy(), float(f[best]), None
     for i in idx:
