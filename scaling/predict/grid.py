@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..defaults import BASELINE
+from ..defaults import BASELINE, TARGET_FACTOR
 from ..errors import ScalingError
 from ..fit import load_law_table, select_points
 from ..fit.data import POINTS, val_loss_table
@@ -135,6 +135,13 @@ class Grid:
         r = parse_recipe(spec)  # raises RecipeError for a malformed --mix
         near = [g for g in self.recipes if _same_recipe(r, g)]
         return near[0] if len(near) == 1 else None
+
+    def default_size(self) -> float:
+        """The target size when none is asked for: :data:`~scaling.defaults.TARGET_FACTOR` ×
+        the largest size, or the one size of a one-size grid (no extrapolation in N is
+        possible there)."""
+        sizes = self.sizes()
+        return TARGET_FACTOR * float(sizes.max()) if len(sizes) > 1 else float(sizes[0])
 
     def default_baseline(self) -> str:
         if DEFAULT_BASELINE in self.recipes:

@@ -86,10 +86,10 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
             raise PredictError(f"baseline {baseline!r} has no runs in the grid; recipes: "
                                f"{', '.join(grid.recipes)}")
     r = grid.resolve(recipe)
-    top = float(grid.sizes().max())
     if size is None:
-        N = TARGET_FACTOR * top
-        defaults["size"] = f" (default: {TARGET_FACTOR:g}× the grid's largest model)"
+        N = grid.default_size()
+        defaults["size"] = (f" (default: {TARGET_FACTOR:g}× the grid's largest model)"
+                            if len(grid.sizes()) > 1 else " (default: the grid's one size)")
     else:
         N = float(parse_count(size, "size") if isinstance(size, str) else size)
         if not N > 0:

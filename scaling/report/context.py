@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..defaults import BASELINE, BOOTSTRAP, TARGET_FACTOR, TOKENS_PER_PARAM
+from ..defaults import BASELINE, BOOTSTRAP, TOKENS_PER_PARAM
 from ..errors import ScalingError
 from ..units import format_count
 
@@ -368,8 +368,8 @@ def load_context(runs, target_domain: str | None = None, baseline: str | None = 
             problems.append(f"one model size only ({format_count(sizes[0])}): no L(N, D) fit, "
                             "no extrapolation across sizes and no backtest; add runs at ≥ 2 "
                             "more sizes")
-        if size is None:  # one size: no extrapolation in N is possible, answer at that size
-            size = TARGET_FACTOR * float(sizes.max()) if len(sizes) > 1 else float(sizes[0])
+        if size is None:
+            size = grid.default_size()
     return ReportContext(path=path, runs=loaded.runs, metrics=loaded.metrics,
                          domain=target_domain if grid is None else grid.domain, grid=grid,
                          baseline=b, bootstrap=int(bootstrap), seed=int(seed),
