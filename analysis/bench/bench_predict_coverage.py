@@ -21,15 +21,19 @@ Scenarios (``--scenarios``):
 For each target: median |s − s_true| and the coverage of the 90% intervals of the savings
 and of the losses (recipe and baseline at the target, against the noise-free true law).
 
-    .venv/bin/python analysis/bench/bench_predict_coverage.py --draws 200 --scenarios headline
-    .venv/bin/python analysis/bench/bench_predict_coverage.py --draws 100 --scenarios drift,bent
+    .venv/bin/python analysis/bench/bench_predict_coverage.py --draws 400 --scenarios headline
+    .venv/bin/python analysis/bench/bench_predict_coverage.py --draws 200 --scenarios drift,bent
 
-Measured (torch CPU capability AVX512, 2 cores shared with other jobs; 8.2 s per headline grid
-with both methods, ~6–8 s per drift/bent grid): headline, 200 grids — joint median |error|
-0.0027, coverage 0.975 (bootstrap part alone 0.950), median width 0.023 in ln s; independent
-0.060, 0.940, 0.486. Drift, 100 grids, 5×/20× — median 0.014/0.023, coverage savings
-0.95/0.96, losses 0.99/1.00. Bent, 100 grids — 0.0024/0.0024, savings 0.99/0.99, losses
-1.00/0.935. Also in the README ("Savings from a joint law").
+Grids run in blocks of 50 on ``--jobs`` worker processes (default ``$SCALING_JOBS`` or the
+cores); each grid's numbers depend on its seed only.
+
+Measured (torch CPU capability AVX512, 2 cores shared with other jobs, ``--jobs 2``; ~2 s
+wall per headline grid with both methods, ~1 s per drift/bent grid): headline, 400 grids —
+joint median |error| 0.0027, coverage 0.943 (bootstrap part alone 0.930; grids 0–199 alone
+0.960, 200–399 0.925), median width 0.020 in ln s; independent 0.057, 0.945, 0.483. Drift,
+200 grids, 5×/20× — median 0.015/0.023, coverage savings 0.955/0.970, losses 0.988/0.998.
+Bent, 200 grids — 0.0024/0.0024, savings 0.965/0.965, losses 0.995/0.940. Also in the README
+("Savings from a joint law").
 """
 
 from __future__ import annotations
