@@ -28,7 +28,7 @@ def ask(grid: Grid, mix: str, baseline: str | None = None, size=None, tokens=Non
             res.suggestion = suggest_run(grid, res.recipe, res.baseline, res.size, res.tokens,
                                          count_procedural=count_procedural, seed=seed).summary()
     if crossover:
-        if res.interpolation is not None or res.form not in ("chinchilla", "joint"):
+        if res.interpolation is not None or not res.across_sizes:
             res.warnings.append("--crossover needs a recipe of the grid with runs at ≥ 2 sizes "
                                 "(as does its baseline)")
         else:

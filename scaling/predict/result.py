@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..fit.forms import law_form
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 
@@ -81,13 +82,25 @@ class SavingsPrediction:
     """``{recipe: {parameter: "lower" | "upper"}}``: parameters of the recipe's or the
     baseline's law that sit at a search bound (the data do not pin them down)."""
     joint: dict[str, Any] | None = None
-    """``form == "joint"``: the joint law's summary (variant, its choice, parameters), whether
+    """Joint-law answers only: the joint law's summary (variant, its choice, parameters), whether
     the answer is ``confident`` and the nested backtests (:mod:`scaling.predict.joint`)."""
 
     @property
     def verdict(self) -> str:
         """:func:`verdict` of the interval."""
         return verdict(*self.interval)
+
+    @property
+    def method(self) -> str:
+        """``joint`` (the joint multi-recipe law answered) or ``independent`` (one law per
+        recipe)."""
+        return "joint" if self.joint is not None else "independent"
+
+    @property
+    def across_sizes(self) -> bool:
+        """Whether the answer comes from a law in model size (the joint law, or per-recipe laws
+        that take N), not from per-size power laws of a recipe with runs at one size."""
+        return self.joint is not None or law_form(self.form).uses_size
 
     @property
     def width(self) -> float:
@@ -118,7 +131,7 @@ class SavingsPrediction:
             out["suggestion"] = self.suggestion
         if self.crossover is not None:
             out["crossover"] = self.crossover
-        out["method"] = "joint" if self.form == "joint" else "independent"
+        out["method"] = self.method
         if self.joint is not None:
             out["joint"] = self.joint
         return out
