@@ -775,7 +775,6 @@ def fit_joint(frame: pd.DataFrame, baseline: str, recipes: list[str] | None = No
     if select not in ("cv", "aic"):
         raise FitError(f"select must be 'cv' or 'aic', got {select!r}")
     data = _prepare(frame, baseline, recipes, n_ref)
-    warnings: list[str] = []
     if isinstance(variant, str):
         variant = parse_variant(variant)
     cands = _allowed(data, [variant] if variant is not None else list(variants))
@@ -796,24 +795,41 @@ def fit_joint(frame: pd.DataFrame, baseline: str, recipes: list[str] | None = No
     # the other admissible variants' point fits (their spread is a part of the interval)
     alts = {v.name: (fits[v].layout, fits[v].theta) for v in adm if v != chosen} \
         if alternatives else {}
-
-    # natural parameters and intervals
-    nat = _natural(fv.layout, fv.theta, data.lN0)
-    a = (1 - level) / 2
-    rows_p = []
     bn = _natural(fv.layout, boot, data.lN0) if boot is not None else None
-    for k, v in nat.items():
-        if bn is not None:
-            x = bn[k][np.isfinite(bn[k])]
-            se, lo, hi = (float(np.std(x, ddof=1)), *np.quantile(x, [a, 1 - a])) if x.size > 2 \
-                else (np.nan, np.nan, np.nan)
-        else:
-            se = lo = hi = np.nan
-        rows_p.append({"name": k, "value": float(v[0]), "stderr": se, "ci_low": float(lo),
-                       "ci_high": float(hi)})
-    params = pd.DataFrame(rows_p)
+    params = _param_table(_natural(fv.layout, fv.theta, data.lN0), bn, level)
+    sizes = {r: [float(x) for x in data.sizes(i)] for i, r in enumerate(data.recipes)}
+    warnings = _identifiability_warnings(data, fv, sizes, params if bn is not None else None,
+                                         chosen)
+    res_log = _log_resid(fv.layout, fv.theta, data)
+    return JointResult(variant=chosen, recipes=data.recipes, layout=fv.layout, theta=fv.theta,
+                       boot=boot, objective=fv.objective, n_points=len(data.L),
+                       n_runs=len(np.unique(data.runs)), n_ref=float(np.exp(data.lN0)),
+                       level=level, params=params, selection=rows, selection_method=method,
+                       warnings=warnings, alternatives=alts, sizes=sizes,
+                       sigma=float(np.sqrt(np.mean(res_log ** 2))), data=data)
 
-    # identifiability warnings
+
+def _param_table(nat: dict[str, np.ndarray], boot_nat: dict[str, np.ndarray] | None,
+                 level: float) -> pd.DataFrame:
+    """Natural parameters with their bootstrap standard errors and ``level`` intervals."""
+    a = (1 - level) / 2
+    rows = []
+    for k, v in nat.items():
+        se = lo = hi = np.nan
+        if boot_nat is not None:
+            x = boot_nat[k][np.isfinite(boot_nat[k])]
+            if x.size > 2:
+                se, (lo, hi) = float(np.std(x, ddof=1)), np.quantile(x, [a, 1 - a])
+        rows.append({"name": k, "value": float(v[0]), "stderr": se, "ci_low": float(lo),
+                     "ci_high": float(hi)})
+    return pd.DataFrame(rows)
+
+
+def _identifiability_warnings(data: _Data, fv: _VariantFit, sizes: dict[str, list[float]],
+                              params: pd.DataFrame | None, chosen: Variant) -> list[str]:
+    """Parameters at a bound, inseparable α and β, recipes at < 3 sizes, and poorly
+    determined trends (``params`` with bootstrap intervals, or None)."""
+    warnings = []
     b = fv.layout.bounds
     span = b[:, 1] - b[:, 0]
     for j in np.flatnonzero((np.abs(fv.theta - b[:, 0]) < 1e-6 * span)
@@ -825,26 +841,19 @@ def fit_joint(frame: pd.DataFrame, baseline: str, recipes: list[str] | None = No
         warnings.append("alpha and beta are not separable on this design: ln N and ln D move "
                         "together (e.g. a fixed tokens-per-parameter ratio); add runs with "
                         "several budgets per size")
-    sizes = {r: [float(x) for x in data.sizes(i)] for i, r in enumerate(data.recipes)}
     for r, s in sizes.items():
         if len(s) < 3:
             warnings.append(f"{r} has runs at {len(s)} model size{'s' if len(s) > 1 else ''}: "
                             "a trend of its data effect with model size cannot be checked "
                             "(< 3 sizes)")
-    if bn is not None and chosen.trend:
+    if params is not None and chosen.trend:
         for r in data.recipes[1:]:
             row = params.set_index("name").loc[f"gamma:{r}"]
             if row.ci_high - row.ci_low > 0.5:
                 warnings.append(f"gamma of {r} is poorly determined: its interval "
                                 f"[{row.ci_low:.2g}, {row.ci_high:.2g}] allows the data effect "
                                 "to grow or vanish within a few decades of size")
-    res_log = _log_resid(fv.layout, fv.theta, data)
-    return JointResult(variant=chosen, recipes=data.recipes, layout=fv.layout, theta=fv.theta,
-                       boot=boot, objective=fv.objective, n_points=len(data.L),
-                       n_runs=len(np.unique(data.runs)), n_ref=float(np.exp(data.lN0)),
-                       level=level, params=params, selection=rows, selection_method=method,
-                       warnings=warnings, alternatives=alts, sizes=sizes,
-                       sigma=float(np.sqrt(np.mean(res_log ** 2))), data=data)
+    return warnings
 
 
 def refit(result: JointResult, keep: np.ndarray) -> tuple[_Layout, np.ndarray]:
