@@ -282,29 +282,6 @@ OutOpt = Annotated[Path | None, typer.Option(
     "--out", help="Where --predict writes X plus predicted, lower, upper (90% interval).")]
 
 
-def _write_predictions(predict: Path | None, out: Path | None, make) -> str | None:
-    if predict is None and out is None:
-        return None
-    if predict is None or out is None:
-        fail("--predict X.csv and --out P.csv go together")
-    from .tables import read_csv
-
-    table = make(read_csv(predict))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    return str(out)
-
-
-def _show_fit(summary: dict, text: str, written: str | None, as_json: bool) -> None:
-    """A fit's JSON (plus where --predict rows went) or its text report."""
-    if as_json:
-        emit_json({**summary, **({"predictions": written} if written else {})})
-        return
-    typer.echo(text)
-    if written:
-        typer.echo(f"predictions written to {written}")
-
-
 @fit_app.command("law")
 @user_errors
 def fit_law_cmd(
@@ -333,16 +310,13 @@ def fit_law_cmd(
 
     check_fit_args(source, predict, out, form=form, points=points, bootstrap=bootstrap,
                    min_tokens=min_tokens, drop_bad_rows=drop_bad_rows, seed=seed)
-    from .fit.api import fit_law_path, law_predict_table
+    from .fit.output import fit_law_source
     from .units import parse_count
 
-    fits = fit_law_path(source, form=form, domain=domain, recipe=recipe, bootstrap=bootstrap,
-                        seed=seed, points=points, drop_bad_rows=drop_bad_rows,
-                        min_tokens=None if min_tokens is None else parse_count(min_tokens))
-    written = _write_predictions(predict, out, lambda X: law_predict_table(fits, X))
-    summaries = [r.summary() for r in fits.values()]
-    _show_fit(summaries[0] if len(summaries) == 1 else {"form": form, "fits": summaries},
-              "\n\n".join(r.report() for r in fits.values()), written, as_json)
+    show(fit_law_source(source, form, domain=domain, recipe=recipe, drop_bad_rows=drop_bad_rows,
+                        predict=predict, out=out, bootstrap=bootstrap, seed=seed, points=points,
+                        min_tokens=None if min_tokens is None else parse_count(min_tokens)),
+         as_json)
 
 
 @fit_app.command("grok")
@@ -360,15 +334,10 @@ def fit_grok_cmd(
     from .validate import check_fit_args
 
     check_fit_args(source, predict, out, grok=True, drop_bad_rows=drop_bad_rows)
-    from .fit.api import grok_predict_table
-    from .fit.data import load_grok_table
-    from .fit.grok import fit_grok
+    from .fit.output import fit_grok_source
 
-    table = load_grok_table(source, skill=skill, drop_bad_rows=drop_bad_rows)
-    res = fit_grok(table)
-    res.warnings[:0] = table.attrs.get("notes", [])
-    written = _write_predictions(predict, out, lambda X: grok_predict_table(res, X))
-    _show_fit(res.summary(), res.report(), written, as_json)
+    show(fit_grok_source(source, skill=skill, drop_bad_rows=drop_bad_rows, predict=predict,
+                         out=out), as_json)
 
 
 @fit_app.command("mixture")
@@ -388,12 +357,10 @@ def fit_mixture_cmd(
 
     check_fit_args(train, predict, out, seed=seed)
     at_least(folds, "--folds", 2)
-    from .fit.api import mixture_predict_table
-    from .fit.mixture import fit_mixture_csv
+    from .fit.output import fit_mixture_source
 
-    res = fit_mixture_csv(train, target, folds=folds, seed=seed)
-    written = _write_predictions(predict, out, lambda X: mixture_predict_table(res, X))
-    _show_fit(res.summary(), res.report(), written, as_json)
+    show(fit_mixture_source(train, target, folds=folds, seed=seed, predict=predict, out=out),
+         as_json)
 
 
 # --------------------------------------------------------------------------- data
