@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,12 +45,15 @@ def emit_json(obj: dict) -> None:
     typer.echo(json.dumps(jsonable(obj), indent=2))
 
 
-def show(result: Any, as_json: bool) -> None:
-    """Print a result object: ``.summary()`` as JSON, or its ``.report()`` text."""
+def show(result: Any, as_json: bool, warnings: Iterable[str] = ()) -> None:
+    """Print a result object: ``.summary()`` as JSON, or its ``.report()`` text followed by
+    ``warnings`` on stderr, one ``warning: …`` line each (the JSON carries them)."""
     if as_json:
         emit_json(result.summary())
-    else:
-        typer.echo(result.report())
+        return
+    typer.echo(result.report())
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
 
 
 def runs_or_reference(runs: Path | None) -> Path:
@@ -141,10 +145,7 @@ def import_cmd(
     from .importer import import_csv
 
     res = import_csv(csv, out, drop_bad_rows=drop_bad_rows, tokens_per_step=per_step)
-    show(res, as_json)
-    if not as_json:  # the JSON carries them
-        for note in res.notes:
-            typer.echo(f"warning: {note}", err=True)
+    show(res, as_json, warnings=res.notes)
 
 
 @app.command("train")
@@ -254,10 +255,7 @@ def grid_cmd(
                     keep_checkpoints=keep_checkpoints, precision=precision)
     if dry_run:
         res = dry_run_plan(gs, out, device=device, precision=precision, jobs=jobs)
-        show(res, as_json)
-        for w in res.warnings:
-            if not as_json:
-                typer.echo(f"warning: {w}", err=True)
+        show(res, as_json, warnings=res.warnings)
         return
     if out is None:
         fail("--out DIR is required (or use --dry-run)")
