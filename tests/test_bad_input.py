@@ -277,12 +277,12 @@ def test_drop_bad_rows_leaves_them_out_and_says_how_many(work, tmp_path):
 
 
 def test_unexpected_errors_are_one_line_unless_debugging(work, monkeypatch):
-    import scaling.fit.api
+    import scaling.fit.frames
 
     def broken(*a, **k):
         raise RuntimeError("something nobody foresaw\nsecond line")
 
-    monkeypatch.setattr(scaling.fit.api, "fit_law_path", broken)
+    monkeypatch.setattr(scaling.fit.frames, "fit_law_path", broken)
     args = ["fit", "law", str(work / "law.csv")]
     monkeypatch.delenv("SCALING_DEBUG", raising=False)
     r = runner.invoke(app, args)

@@ -16,7 +16,7 @@ from .forms import chinchilla, chinchilla_invert, power, power_invert, sigmoid_l
 #: Public name → the submodule that defines it (imported on first access).
 _LAZY = {
     "AggregateResult": "aggregate", "fit_aggregate": "aggregate",
-    "fit_law_frame": "api", "fit_law_path": "api", "fit_law_recipes": "api",
+    "fit_law_frame": "frames", "fit_law_path": "frames", "fit_law_recipes": "frames",
     "load_grok_table": "data", "load_law_table": "data", "select_points": "data",
     "GrokResult": "grok", "fit_grok": "grok", "fit_grok_curve": "grok", "speedup": "grok",
     "FitError": "laws", "LawResult": "laws", "fit_law": "laws",

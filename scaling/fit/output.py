@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..tables import read_csv
 from ..validate import ConfigError
-from . import api
+from . import frames
 from .data import load_grok_table
 from .grok import fit_grok
 from .laws import LawResult
@@ -79,11 +79,11 @@ def fit_law_source(source: PathLike, form: str = "chinchilla", *, domain: str | 
                    recipe: str | None = None, drop_bad_rows: bool = False,
                    predict: PathLike | None = None, out: PathLike | None = None,
                    **kw) -> FitOutput:
-    """The law fit of every recipe of a CSV or run store (:func:`~scaling.fit.api.fit_law_path`,
+    """The law fit of every recipe of a CSV or run store (:func:`~scaling.fit.frames.fit_law_path`,
     ``kw`` its options), applied to the ``predict`` rows written to ``out``."""
-    fits = api.fit_law_path(source, form=form, domain=domain, recipe=recipe,
+    fits = frames.fit_law_path(source, form=form, domain=domain, recipe=recipe,
                             drop_bad_rows=drop_bad_rows, **kw)
-    written = write_predictions(predict, out, lambda X: api.law_predict_table(fits, X))
+    written = write_predictions(predict, out, lambda X: frames.law_predict_table(fits, X))
     return FitOutput(LawFits(form, fits), written)
 
 
@@ -95,7 +95,7 @@ def fit_grok_source(source: PathLike, *, skill: str | None = None, drop_bad_rows
     table = load_grok_table(source, skill=skill, drop_bad_rows=drop_bad_rows)
     res = fit_grok(table)
     res.warnings[:0] = table.attrs.get("notes", [])
-    written = write_predictions(predict, out, lambda X: api.grok_predict_table(res, X))
+    written = write_predictions(predict, out, lambda X: frames.grok_predict_table(res, X))
     return FitOutput(res, written)
 
 
@@ -108,5 +108,5 @@ def fit_mixture_source(train: PathLike, target: str, *, folds: int = 5, seed: in
     from .mixture import fit_mixture_csv
 
     res = fit_mixture_csv(train, target, folds=folds, seed=seed)
-    written = write_predictions(predict, out, lambda X: api.mixture_predict_table(res, X))
+    written = write_predictions(predict, out, lambda X: frames.mixture_predict_table(res, X))
     return FitOutput(res, written)

@@ -1,4 +1,5 @@
-"""Loss-law fits from frames, CSV files and run stores (the entry points the CLI calls).
+"""Loss-law fits from tables — a frame, a CSV file or a run store — and the fits' predictions
+as tables (the entry points :mod:`scaling.fit.output` and the prediction layer call).
 
 Recipes: a run store (or a CSV with a ``recipe`` column) may hold several recipes. Each
 recipe gets its own fit (:func:`fit_law_recipes`); ``recipe=`` picks one. Mixing recipes in
