@@ -55,8 +55,8 @@ def test_fit_law_imports_no_torch(tmp_path):
     proc, mods = run_cli(tmp_path, "fit", "law", csv, "--bootstrap", "20", "--json")
     assert mods["code"] == 0, proc.stderr
     assert json.loads(proc.stdout)["params"]["alpha"] == pytest.approx(0.35, abs=0.05)
-    # the law fit needs numpy, pandas and scipy.optimize: no torch, no plotting, no lmfit,
-    # no scipy.stats (only the bootstrap-free intervals use it)
+    # the law fit needs numpy and pandas (scipy.optimize only where a start needs polishing):
+    # no torch, no plotting, no lmfit, no scipy.stats (only the bootstrap-free intervals use it)
     assert mods["loaded"] == [], mods
 
 
