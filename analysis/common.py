@@ -1,7 +1,7 @@
-"""What every study shares: the run stores, cached grids, intervals, figure output.
+"""What every study shares: the run stores, cached law points, intervals, figure output.
 
 A :class:`Context` is built once by ``reproduce.py`` and handed to each study's ``run``;
-it caches :func:`scaling.predict.load_grid` per target domain (a grid caches its fitted
+it caches :func:`scaling.predict.load_points` per target domain (the points cache their fitted
 laws, so studies that ask about the same recipes fit them once).
 """
 
@@ -22,7 +22,7 @@ from scipy.stats import norm  # noqa: E402
 
 import scaling  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
-from scaling.predict import load_grid  # noqa: E402
+from scaling.predict import load_points  # noqa: E402
 
 #: Interval level of every number the studies report.
 LEVEL = 0.9
@@ -67,7 +67,7 @@ class Context:
     _metrics: dict = field(default_factory=dict, repr=False)
 
     def grid(self, domain: str = "prose", store: Path | None = None):
-        """The :class:`scaling.predict.Grid` of ``store`` for one target domain (cached).
+        """The :class:`scaling.predict.LawPoints` of ``store`` for one target domain (cached).
 
         Without ``store``: the reference grid, plus the end points of ``targets`` runs whose
         recipe the reference grid has (e.g. larger sizes of a reference recipe run into it),
@@ -75,10 +75,10 @@ class Context:
         key = (str(store or self.runs), domain, store is None)
         if key in self._grids:
             return self._grids[key]
-        g = load_grid(Path(store or self.runs), domain)
+        g = load_points(Path(store or self.runs), domain)
         if store is None and self.targets is not None and Path(self.targets).exists():
             try:
-                extra = load_grid(Path(self.targets), domain).points
+                extra = load_points(Path(self.targets), domain).points
             except ScalingError:  # no such domain there: nothing to add
                 extra = None
             if extra is not None:

@@ -480,9 +480,9 @@ def predict_cmd(
     check_predict_args(size, tokens, bootstrap, seed, points)
     check_runs_source(runs)
     cut = _min_tokens(min_tokens)
-    from .predict import ask, load_grid
+    from .predict import ask, load_points
 
-    grid = load_grid(runs_or_reference(runs), domain, cut, points)
+    grid = load_points(runs_or_reference(runs), domain, cut, points)
     show(ask(grid, mix, baseline=baseline, size=size, tokens=tokens,
              count_procedural=not no_procedural, bootstrap=bootstrap, seed=seed, method=method,
              suggest=suggest, crossover=crossover), as_json)

@@ -34,7 +34,7 @@ def run_demo(out: str | os.PathLike = DEFAULT_OUT, spec: str = "cpu-tiny", jobs:
              progress: bool = True, echo: Callable[[str], None] = print,
              precision: str | None = None) -> DemoResult:
     """Grid → fits → predictions → report, saying what it does as it goes (``echo``)."""
-    from .predict import load_grid, predict_savings
+    from .predict import load_points, predict_savings
     from .report import build_report
 
     gs = GridSpec.load(grid_spec(spec))
@@ -47,7 +47,7 @@ def run_demo(out: str | os.PathLike = DEFAULT_OUT, spec: str = "cpu-tiny", jobs:
             echo(f"      run {r['run_id']} {r['status']}: {r.get('reason', '')}")
     baseline = gs.recipes[0].mix
     echo(f"[2/3] fitting L(N, D) per recipe; savings vs the baseline {baseline!r}")
-    grid = load_grid(grid_dir)  # read once; fits are cached across the predictions
+    grid = load_points(grid_dir)  # read once; fits are cached across the predictions
     preds = []
     for entry in gs.recipes[1:]:
         p = predict_savings(grid, recipe=entry.mix, baseline=baseline)

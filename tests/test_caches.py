@@ -1,5 +1,5 @@
 """The disk caches of predict: law fits (scaling.fit.cache) and a store's tables
-(scaling.predict.grid): a hit gives exactly what the computation gives, a change is a miss."""
+(scaling.predict.points): a hit gives exactly what the computation gives, a change is a miss."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from scaling.cli import app
 from scaling.fit import cache, chinchilla, fit_law, laws
-from scaling.predict import load_grid
+from scaling.predict import load_points
 from scaling.predict.simulate import BASELINE_LAW, RECIPE_LAW, simulate_table
 
 
@@ -66,9 +66,9 @@ def test_store_tables_cache_is_exact_and_follows_the_files(tmp_path, monkeypatch
                    noise=0.002).to_csv(csv, index=False)
     store = tmp_path / "grid"
     assert CliRunner().invoke(app, ["import", str(csv), "--out", str(store)]).exit_code == 0
-    cold = load_grid(store)
+    cold = load_points(store)
     assert len(list((tmp_path / "cache" / "store-tables").iterdir())) == 1
-    warm = load_grid(store)
+    warm = load_points(store)
     pd.testing.assert_frame_equal(warm.points, cold.points)
     pd.testing.assert_frame_equal(warm.skill_records, cold.skill_records)
     assert (warm.domain, warm.source) == (cold.domain, cold.source)
@@ -77,7 +77,7 @@ def test_store_tables_cache_is_exact_and_follows_the_files(tmp_path, monkeypatch
     m = run / "metrics.jsonl"
     lines = m.read_text().splitlines()
     m.write_text("\n".join(lines[:-1]) + "\n")  # drop the last record
-    again = load_grid(store)
+    again = load_points(store)
     assert len(list((tmp_path / "cache" / "store-tables").iterdir())) == 2
     from scaling.store import load_runs
 

@@ -8,8 +8,8 @@ import pytest
 from scaling.errors import ScalingError
 from scaling.predict import PredictError, independent
 from scaling.predict import predict_savings as _predict_savings
-from scaling.predict.grid import load_grid
 from scaling.predict.independent import procedural_share
+from scaling.predict.points import load_points
 from scaling.predict.simulate import BASELINE_LAW, RECIPE_LAW, simulate_grid, true_savings
 from scaling.recipe import RecipeError
 
@@ -25,7 +25,7 @@ LAWS = {BASE: BASELINE_LAW, REC: RECIPE_LAW}
 
 @pytest.fixture(scope="module")
 def grid():
-    return load_grid(simulate_grid(LAWS, seeds=2, noise=0.001, seed=3))
+    return load_points(simulate_grid(LAWS, seeds=2, noise=0.001, seed=3))
 
 
 def test_in_grid_savings_match_truth(grid):
@@ -97,8 +97,8 @@ def test_count_procedural_removes_the_front_share(grid):
 
 def test_costly_recipe_reported_above_one():
     worse = dict(BASELINE_LAW, B=200.0)
-    g = load_grid(simulate_grid({BASE: BASELINE_LAW, "prose=1;front=dyck:0.1": worse},
-                                noise=0.0))
+    g = load_points(simulate_grid({BASE: BASELINE_LAW, "prose=1;front=dyck:0.1": worse},
+                                  noise=0.0))
     res = predict_savings(g, "prose=1;front=dyck:0.1", size=100e3, bootstrap=20)
     truth = true_savings(BASELINE_LAW, worse, 100e3, 2e6)
     assert truth > 1 and res.savings_ratio == pytest.approx(truth, rel=1e-3)
@@ -108,7 +108,7 @@ def test_costly_recipe_reported_above_one():
 def test_unreachable_loss_says_the_reachable_range():
     # the recipe's floor (E) is above the baseline's loss at a long budget
     high = dict(RECIPE_LAW, E=2.2)
-    g = load_grid(simulate_grid({BASE: BASELINE_LAW, REC: high}, noise=0.0))
+    g = load_points(simulate_grid({BASE: BASELINE_LAW, REC: high}, noise=0.0))
     res = predict_savings(g, REC, size=100e3, tokens="2000x", bootstrap=20)
     assert np.isinf(res.savings_ratio) and res.summary()["savings_ratio"] is None
     msg = " ".join(res.warnings)
@@ -123,8 +123,8 @@ def test_size_below_grid_is_flagged(grid):
 
 
 def test_single_size_uses_power_laws():
-    g = load_grid(simulate_grid(LAWS, sizes=(100e3,), ratios=(5, 10, 20, 40, 80),
-                                noise=0.0))
+    g = load_points(simulate_grid(LAWS, sizes=(100e3,), ratios=(5, 10, 20, 40, 80),
+                                  noise=0.0))
     res = predict_savings(g, REC, bootstrap=30)
     assert res.form == "power" and res.size == 100e3  # the grid's only size
     truth = true_savings(BASELINE_LAW, RECIPE_LAW, 100e3, 2e6)
@@ -139,7 +139,7 @@ def test_bad_inputs_say_what_to_fix(grid):
         predict_savings(grid, "prose=1;front=dyk:0.01")
     with pytest.raises(PredictError, match="baseline 'code=1' has no runs"):
         predict_savings(grid, REC, baseline="code=1")
-    nob = load_grid(simulate_grid({REC: RECIPE_LAW, "code=1": BASELINE_LAW}, noise=0.0))
+    nob = load_points(simulate_grid({REC: RECIPE_LAW, "code=1": BASELINE_LAW}, noise=0.0))
     with pytest.raises(PredictError, match="--baseline"):
         predict_savings(nob, REC)
     with pytest.raises(PredictError, match="not in the grid and cannot be interpolated"):
@@ -153,7 +153,7 @@ def test_interpolation_between_front_fractions():
     laws = {BASE: BASELINE_LAW,
             "prose=1;front=dyck:0.001": dict(BASELINE_LAW, B=120.0 * 0.9 ** 0.3),
             "prose=1;front=dyck:0.1": dict(BASELINE_LAW, B=120.0 * 0.5 ** 0.3)}
-    g = load_grid(simulate_grid(laws, noise=0.0))
+    g = load_points(simulate_grid(laws, noise=0.0))
     res = predict_savings(g, "prose=1;front=dyck:0.01", size=100e3, bootstrap=30)
     # each grid recipe saves a constant fraction (0.9, 0.5): ln s is interpolated halfway
     assert res.savings_ratio == pytest.approx(np.sqrt(0.9 * 0.5), rel=0.02)
@@ -184,7 +184,7 @@ def test_mixture_weights_interpolate_through_the_mixture_law():
     for w in np.linspace(0.05, 0.95, 10):
         name = f"code={w:.2f},prose={1 - w:.2f}"
         laws[name] = dict(BASELINE_LAW, B=120.0 * np.exp(-0.6 * w) ** beta)
-    g = load_grid(simulate_grid(laws, sizes=(50e3, 100e3), ratios=(5, 20, 80), noise=0.0))
+    g = load_points(simulate_grid(laws, sizes=(50e3, 100e3), ratios=(5, 20, 80), noise=0.0))
     res = predict_savings(g, "prose=0.58,code=0.42", size=100e3, bootstrap=10)
     assert res.interpolation["method"].startswith("mixture law")
     assert res.savings_ratio == pytest.approx(np.exp(-0.6 * 0.42), rel=0.03)
@@ -206,7 +206,7 @@ def test_verdict_follows_the_interval_not_the_point(lo, hi, words):
 def test_a_point_below_one_with_an_interval_across_one_is_not_said_to_save_data():
     # the demo's case: s < 1 but the interval reaches above 1 (truth s = 0.967)
     near = dict(BASELINE_LAW, B=BASELINE_LAW["B"] * 0.99)
-    g = load_grid(simulate_grid({BASE: BASELINE_LAW, REC: near}, seeds=2, noise=0.01, seed=3))
+    g = load_points(simulate_grid({BASE: BASELINE_LAW, REC: near}, seeds=2, noise=0.01, seed=3))
     res = predict_savings(g, REC, size=100e3, bootstrap=30)
     lo, hi = res.interval
     assert res.savings_ratio < 1 and lo < 1 < hi

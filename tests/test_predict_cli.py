@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scaling.cli import app
-from scaling.predict import load_grid, predict_savings
+from scaling.predict import load_points, predict_savings
 from scaling.predict.simulate import (
     BASELINE_LAW,
     RECIPE_LAW,
@@ -119,7 +119,7 @@ def test_min_tokens_leaves_short_budgets_out(tmp_path):
     csv = tmp_path / "points.csv"
     table = simulate_grid({BASE: BASELINE_LAW, REC: RECIPE_LAW}, noise=0.001)
     table.to_csv(csv, index=False)
-    full, cut = load_grid(csv), load_grid(csv, min_tokens=1e6)
+    full, cut = load_points(csv), load_points(csv, min_tokens=1e6)
     assert cut.points["tokens"].min() >= 1e6 and not full.notes
     dropped = int((table["tokens"] < 1e6).sum())
     assert len(full.points) - len(cut.points) == dropped
@@ -181,11 +181,11 @@ def test_weights_rounded_in_a_table_still_name_the_grid_recipe():
     # rounding), which must not send the question to interpolation
     import pandas as pd
 
-    from scaling.predict.grid import load_grid
+    from scaling.predict.points import load_points
 
     frame = pd.DataFrame({"recipe": ["code=0.2,prose=0.8", "prose=1"], "params": [1e5, 1e5],
                           "tokens": [1e6, 1e6], "loss": [3.0, 3.1]})
-    g = load_grid(frame)
+    g = load_points(frame)
     assert g.resolve("code=0.2,prose=0.79998") == "code=0.2,prose=0.8"
     assert g.resolve("code=0.2,prose=0.8,math=0") == "code=0.2,prose=0.8"  # 0: no domain
     assert g.resolve("code=0.21,prose=0.79") is None  # a different recipe: interpolated

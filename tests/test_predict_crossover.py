@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from scaling.cli import app
 from scaling.predict import PredictError
 from scaling.predict.crossover import crossover_size, first_turn
-from scaling.predict.grid import load_grid
+from scaling.predict.points import load_points
 from scaling.predict.simulate import BASELINE_LAW, simulate_grid, true_savings
 
 REC, BASE = "prose=1;front=dyck:0.01", "prose=1"
@@ -37,7 +37,7 @@ def test_first_turn_finds_the_first_sign_change():
 
 def test_noiseless_crossover_is_the_true_one_to_a_grid_step():
     truth = _true_crossover()
-    g = load_grid(simulate_grid({BASE: BASELINE_LAW, REC: TURNING}, seeds=2, noise=0.0))
+    g = load_points(simulate_grid({BASE: BASELINE_LAW, REC: TURNING}, seeds=2, noise=0.0))
     c = crossover_size(g, REC, BASE, 20.0, bootstrap=20)
     step = (1e11 / 25e3) ** (1 / 80)  # the log grid of sizes searched
     assert truth <= c.size <= truth * step
@@ -47,8 +47,8 @@ def test_noiseless_crossover_is_the_true_one_to_a_grid_step():
 
 def test_noisy_crossover_interval_covers_the_truth():
     truth = _true_crossover()
-    g = load_grid(simulate_grid({BASE: BASELINE_LAW, REC: TURNING}, seeds=2, noise=0.0002,
-                                seed=1))
+    g = load_points(simulate_grid({BASE: BASELINE_LAW, REC: TURNING}, seeds=2, noise=0.0002,
+                                  seed=1))
     c = crossover_size(g, REC, BASE, 20.0, bootstrap=60)
     lo, hi = c.interval
     assert lo <= truth <= hi and hi < 100 * truth
@@ -59,10 +59,10 @@ def test_noisy_crossover_interval_covers_the_truth():
 
 
 def test_crossover_needs_two_sizes_and_a_larger_search():
-    one = load_grid(simulate_grid({BASE: BASELINE_LAW, REC: TURNING}, sizes=(50e3,), noise=0.0))
+    one = load_points(simulate_grid({BASE: BASELINE_LAW, REC: TURNING}, sizes=(50e3,), noise=0.0))
     with pytest.raises(PredictError, match="one size only"):
         crossover_size(one, REC, BASE)
-    g = load_grid(simulate_grid({BASE: BASELINE_LAW, REC: TURNING}, noise=0.0))
+    g = load_points(simulate_grid({BASE: BASELINE_LAW, REC: TURNING}, noise=0.0))
     with pytest.raises(PredictError, match="must exceed"):
         crossover_size(g, REC, BASE, n_max=1e3)
 

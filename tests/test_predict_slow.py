@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scaling.predict import predict_savings
-from scaling.predict.grid import load_grid
+from scaling.predict.points import load_points
 from scaling.predict.simulate import BASELINE_LAW, RECIPE_LAW, simulate_grid, true_savings
 
 REC, BASE = "prose=1;front=dyck:0.01", "prose=1"
@@ -19,8 +19,8 @@ def test_savings_at_10x_accuracy_and_coverage_over_100_grids():
     truth = true_savings(BASELINE_LAW, RECIPE_LAW, 2e6, 4e7)
     err, hit = [], []
     for k in range(100):
-        g = load_grid(simulate_grid({BASE: BASELINE_LAW, REC: RECIPE_LAW}, seeds=3,
-                                    noise=0.001, seed=k))
+        g = load_points(simulate_grid({BASE: BASELINE_LAW, REC: RECIPE_LAW}, seeds=3,
+                                      noise=0.001, seed=k))
         res = predict_savings(g, REC, bootstrap=200, seed=k, skills=False)
         assert res.size == 2e6 and res.extrapolated
         err.append(abs(res.savings_ratio - truth))

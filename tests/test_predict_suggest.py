@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from scaling.cli import app
 from scaling.predict import suggest_run
-from scaling.predict.grid import load_grid
+from scaling.predict.points import load_points
 from scaling.predict.simulate import BASELINE_LAW, RECIPE_LAW, simulate_grid
 
 REC, BASE = "prose=1;front=dyck:0.01", "prose=1"
@@ -26,7 +26,7 @@ def _lopsided():
 
 
 def test_suggestion_targets_the_poorly_measured_recipe():
-    g = load_grid(_lopsided())
+    g = load_points(_lopsided())
     s = suggest_run(g, REC, BASE, 2e6, 4e7, bootstrap=30, n_sim=1)
     assert s.best["recipe"] == REC
     assert s.best["expected_width"] < s.current_width

@@ -44,9 +44,9 @@ import time
 import numpy as np
 
 from scaling.fit.joint import fit_joint
-from scaling.predict.grid import load_grid, one_blas_thread
 from scaling.predict.independent import savings_at
 from scaling.predict.joint import joint_savings
+from scaling.predict.points import load_points, one_blas_thread
 from scaling.predict.simulate import (
     BASELINE_LAW,
     JOINT_SIZES,
@@ -65,7 +65,7 @@ SCENARIOS = {
 
 
 def _independent(frame, N, D, bootstrap, seed):
-    g = load_grid(frame)
+    g = load_points(frame)
     a = savings_at(g, "rec", "base", N, D, bootstrap=bootstrap, seed=seed)
     return a.savings_ratio, a.interval, a.loss_recipe_interval, a.loss_baseline_interval
 

@@ -9,18 +9,18 @@
 - :func:`backtest` — hold out the largest size, predict it from the rest, score the answers.
 - :func:`suggest_run` — which extra small run would most shrink the savings interval.
 - :func:`crossover_size` — the model size at which the savings turn (s − 1 changes sign).
-- :func:`load_grid` — read a store once; pass the :class:`Grid` to several calls (fits are
-  cached on it, e.g. the baseline's law when predicting many recipes).
+- :func:`load_points` — read a store once; pass the :class:`LawPoints` to several calls (fits
+  are cached on it, e.g. the baseline's law when predicting many recipes).
 - :mod:`scaling.predict.simulate` — grids from known laws (tests, calibration).
 """
 
 from .ask import ask
 from .backtest import BacktestResult, backtest
 from .crossover import Crossover, crossover_size
-from .grid import Grid, load_grid
+from .points import LawPoints, load_points
 from .savings import PredictError, SavingsPrediction, predict_savings
 from .suggest import Suggestion, suggest_run
 
-__all__ = ["BacktestResult", "Crossover", "Grid", "PredictError", "SavingsPrediction",
-           "Suggestion", "ask", "backtest", "crossover_size", "load_grid", "predict_savings",
+__all__ = ["BacktestResult", "Crossover", "LawPoints", "PredictError", "SavingsPrediction",
+           "Suggestion", "ask", "backtest", "crossover_size", "load_points", "predict_savings",
            "suggest_run"]

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from ..defaults import BOOTSTRAP
 from .crossover import crossover_size
-from .grid import Grid
+from .points import LawPoints
 from .savings import SavingsPrediction, predict_savings
 from .suggest import suggest_run
 
 
-def ask(grid: Grid, mix: str, baseline: str | None = None, size=None, tokens=None, *,
+def ask(grid: LawPoints, mix: str, baseline: str | None = None, size=None, tokens=None, *,
         count_procedural: bool = True, bootstrap: int = BOOTSTRAP, seed: int = 0,
         method: str | None = None, suggest: bool = False,
         crossover: bool = False) -> SavingsPrediction:

@@ -62,7 +62,6 @@ from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
 from ..validate import parse_hold_out
 from ..workers import pmap
-from .grid import Grid, PredictError, load_grid, one_blas_thread
 from .independent import (
     WIDEN_C,
     PairFits,
@@ -73,6 +72,7 @@ from .independent import (
     savings_at,
 )
 from .joint import fit_pair, joint_available, joint_prediction
+from .points import LawPoints, PredictError, load_points, one_blas_thread
 
 
 @dataclass
@@ -225,7 +225,7 @@ def _num(x, sign: str = "") -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:{sign}.3g}"
 
 
-def _refit_below_largest(rest: Grid, recipe: str, full):
+def _refit_below_largest(rest: LawPoints, recipe: str, full):
     """The recipe's law refitted on ``rest`` without its largest size, started from ``full``
     (its law on all of ``rest``); None with fewer than 3 sizes or when the refit fails."""
     sizes = rest.sizes(recipe)
@@ -237,7 +237,7 @@ def _refit_below_largest(rest: Grid, recipe: str, full):
         return None
 
 
-def _loss_drift(rest: Grid, recipe: str, ratio: float, full, reduced) -> float:
+def _loss_drift(rest: LawPoints, recipe: str, ratio: float, full, reduced) -> float:
     """Drift of ln L per unit log-size between ``full`` and ``reduced``
     (:func:`_refit_below_largest`) at the largest fitted size; nan without a refit."""
     if reduced is None:
@@ -322,7 +322,7 @@ def _observed_savings(bpts, rpts, share_r: float, share_b: float) -> tuple[float
     return D_r * (1 - share_r) / (D_b * (1 - share_b)), how, how_b
 
 
-def _savings_scatter(rest: Grid, recipe: str, baseline: str,
+def _savings_scatter(rest: LawPoints, recipe: str, baseline: str,
                      law_savings: Callable[[float, float], float], share_r: float,
                      share_b: float) -> float:
     """RMS of ln(observed / law) savings over the fitted sizes: how far one size's measured
@@ -343,7 +343,7 @@ def _savings_scatter(rest: Grid, recipe: str, baseline: str,
     return float(np.sqrt(np.mean(np.square(res)))) if res else float("nan")
 
 
-def _loss_cases(rest: Grid, law, reduced, r: str, pts, N_h: float, d_N: float, level: float,
+def _loss_cases(rest: LawPoints, law, reduced, r: str, pts, N_h: float, d_N: float, level: float,
                 rng) -> list[dict]:
     """The loss cases of recipe ``r``: its held-out end points ``pts`` against its law fitted
     on ``rest`` (module docstring; ``reduced``: :func:`_refit_below_largest`)."""
@@ -373,7 +373,7 @@ def _loss_cases(rest: Grid, law, reduced, r: str, pts, N_h: float, d_N: float, l
     return cases
 
 
-def _savings_case(rest: Grid, r: str, b: str, bpts, rpts, N_h: float, pair: PairFits,
+def _savings_case(rest: LawPoints, r: str, b: str, bpts, rpts, N_h: float, pair: PairFits,
                   count_procedural: bool, bootstrap: int, level: float, seed: int,
                   method: str | None, rng) -> tuple[dict | None, list[str]]:
     """Recipe ``r``'s savings case against baseline ``b`` at the held-out size (module
@@ -462,7 +462,7 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
 
     Parameters
     ----------
-    runs : path, DataFrame or Grid
+    runs : path, DataFrame or LawPoints
         As for :func:`~scaling.predict.predict_savings`.
     target_domain, baseline, count_procedural, bootstrap, level, seed, min_tokens, points
         As for :func:`~scaling.predict.predict_savings` (with ``min_tokens`` the short budgets
@@ -475,8 +475,8 @@ def backtest(runs, target_domain: str | None = None, baseline: str | None = None
     """
     if method not in (None, "joint", "independent"):
         raise PredictError(f"--method must be 'joint' or 'independent', got {method!r}")
-    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens,
-                                                         points)
+    grid = runs if isinstance(runs, LawPoints) else load_points(runs, target_domain, min_tokens,
+                                                                points)
     sizes = grid.sizes()
     if len(sizes) < 3:
         raise PredictError(f"a backtest holds out the largest size and fits L(N, D) on the rest, "
@@ -523,7 +523,7 @@ class _Cases:
     """The cases of one backtest: ``rest`` (the grid without the held-out sizes) is fitted,
     ``held`` (the held-out points) scored; ``n_top`` is the largest fitted size."""
 
-    rest: Grid
+    rest: LawPoints
     held: Any
     held_sizes: list[float]
     n_top: float
@@ -556,7 +556,7 @@ class _Cases:
                 for n in self.held_sizes if len(self.at(n, b)) and len(self.at(n, r))]
 
 
-def _savings_baseline(grid: Grid, baseline: str | None, fits: dict, warnings: list[str]):
+def _savings_baseline(grid: LawPoints, baseline: str | None, fits: dict, warnings: list[str]):
     """The baseline of the savings cases (None, with a warning, when there is none)."""
     try:
         b = grid.default_baseline() if baseline is None else grid.resolve(baseline)
@@ -570,7 +570,7 @@ def _savings_baseline(grid: Grid, baseline: str | None, fits: dict, warnings: li
     return b
 
 
-def _result(grid: Grid, cases: list[dict], warnings: list[str], held_sizes: list[float],
+def _result(grid: LawPoints, cases: list[dict], warnings: list[str], held_sizes: list[float],
             n_top: float, level: float) -> BacktestResult:
     loss_c = [c for c in cases if c["kind"] == "loss"]
     sav_c = [c for c in cases if c["kind"] == "savings"]

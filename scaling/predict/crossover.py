@@ -25,14 +25,14 @@ import numpy as np
 from ..defaults import BOOTSTRAP
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
-from .grid import Grid, PredictError
 from .independent import choose_fits, pair_savings, quantiles
+from .points import LawPoints, PredictError
 
 #: Largest size searched for a crossover (non-embedding parameters).
 N_MAX = 1e11
 
 
-def savings_curve(grid: Grid, recipe: str, baseline: str, sizes, tokens_per_param: float,
+def savings_curve(grid: LawPoints, recipe: str, baseline: str, sizes, tokens_per_param: float,
                   bootstrap: int = BOOTSTRAP, seed: int = 0, level: float = 0.9
                   ) -> tuple[np.ndarray, np.ndarray]:
     """:math:`s(N)` at ``D_b = tokens_per_param · N`` for each size: the point fit (shape
@@ -109,14 +109,14 @@ class Crossover:
         return f"{self.direction} at {f(self.size)} {tail}"
 
 
-def crossover_size(grid: Grid, recipe: str, baseline: str, tokens_per_param: float = 20.0,
+def crossover_size(grid: LawPoints, recipe: str, baseline: str, tokens_per_param: float = 20.0,
                    n_max: float = N_MAX, points: int = 81, bootstrap: int = BOOTSTRAP,
                    level: float = 0.9, seed: int = 0) -> Crossover:
     """The model size at which ``recipe``'s savings over ``baseline`` change sign.
 
     Parameters
     ----------
-    grid : Grid
+    grid : LawPoints
         Both recipes must have runs at ≥ 2 sizes.
     tokens_per_param : float
         Baseline budget ``D_b = tokens_per_param · N`` along the curve.

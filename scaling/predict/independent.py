@@ -56,7 +56,7 @@ from ..errors import ScalingError
 from ..fit import FitError, LawResult, fit_law_frame, forms
 from ..recipe import parse_recipe
 from ..units import format_count, parse_tokens
-from .grid import Grid, PredictError
+from .points import LawPoints, PredictError
 from .result import SavingsPrediction
 
 #: Below this many runs of a recipe the bootstrap resamples run end points, not runs.
@@ -74,7 +74,7 @@ WIDEN_C = 0.5
 # --------------------------------------------------------------------------- laws
 
 
-def fit_recipe(grid: Grid, recipe: str, form: str = "chinchilla", bootstrap: int = BOOTSTRAP,
+def fit_recipe(grid: LawPoints, recipe: str, form: str = "chinchilla", bootstrap: int = BOOTSTRAP,
                seed: int = 0, level: float = 0.9, size: float | None = None,
                warm: LawResult | None = None) -> LawResult:
     """The loss law of one recipe of the grid (``size``: only that size, for ``power``;
@@ -93,7 +93,7 @@ def fit_recipe(grid: Grid, recipe: str, form: str = "chinchilla", bootstrap: int
     frame = pts.assign(run=pts["unit"] if by_point else pts["run"])[
         ["run", "params", "tokens", "loss"]]
     try:
-        # points were selected in load_grid (run and branch end points): use them all
+        # points were selected in load_points (run and branch end points): use them all
         res = fit_law_frame(frame, form=form, bootstrap=bootstrap, seed=seed, level=level,
                             points="all", starts=None if warm is None else warm.theta[None, :])
     except FitError as e:
@@ -187,7 +187,7 @@ class PairFits:
         return forms.law_form(self.form)
 
 
-def choose_fits(grid: Grid, recipe: str, baseline: str, bootstrap: int, seed: int,
+def choose_fits(grid: LawPoints, recipe: str, baseline: str, bootstrap: int, seed: int,
                 level: float, size: float | None = None) -> PairFits:
     """Chinchilla laws when both recipes span ≥ 2 sizes, else power laws at a common size."""
     sb, sr = grid.sizes(baseline), grid.sizes(recipe)
@@ -208,7 +208,7 @@ def choose_fits(grid: Grid, recipe: str, baseline: str, bootstrap: int, seed: in
     return PairFits("power", lb, lr, n)
 
 
-def _drift(grid: Grid, fits: PairFits, recipe: str, baseline: str, ratio: float,
+def _drift(grid: LawPoints, fits: PairFits, recipe: str, baseline: str, ratio: float,
            share_r: float, share_b: float, full_at_max: PairSavings) -> dict[str, Any]:
     """Drift of ln s (and ln L) per unit log-size from a leave-largest-size-out refit."""
     common = np.intersect1d(grid.sizes(recipe), grid.sizes(baseline))
@@ -279,7 +279,7 @@ class GridRange:
     notes: list[str]
 
 
-def grid_range(grid: Grid, recipe: str, baseline: str, N: float, D_b: float, D_r: float,
+def grid_range(grid: LawPoints, recipe: str, baseline: str, N: float, D_b: float, D_r: float,
                sizes: np.ndarray | None = None) -> GridRange:
     """:class:`GridRange` of an answer (``sizes``: the pair's common sizes unless given)."""
     if sizes is None:
@@ -297,7 +297,7 @@ def grid_range(grid: Grid, recipe: str, baseline: str, N: float, D_b: float, D_r
     return GridRange(sizes, lo, hi, d_N, d_Db, d_Dr, [n for n in (n1, n2, n3) if n is not None])
 
 
-def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: float,
+def savings_at(grid: LawPoints, recipe: str, baseline: str, size: float, tokens: float,
                count_procedural: bool = True, bootstrap: int = BOOTSTRAP, level: float = 0.9,
                seed: int = 0, widen: bool = True, fits: PairFits | None = None,
                drift: dict | None = None) -> SavingsPrediction:
@@ -358,7 +358,7 @@ def savings_at(grid: Grid, recipe: str, baseline: str, size: float, tokens: floa
                   if law.at_bound})
 
 
-def _widen(grid: Grid, fits: PairFits, recipe: str, baseline: str, N: float, D_b: float,
+def _widen(grid: LawPoints, fits: PairFits, recipe: str, baseline: str, N: float, D_b: float,
            where: GridRange, pair: PairSavings, share_r: float, share_b: float, seed: int,
            drift: dict | None, extrap: dict, warnings: list[str]):
     """The samples of s and of the two losses widened beyond the grid's sizes (module
@@ -383,7 +383,7 @@ def _widen(grid: Grid, fits: PairFits, recipe: str, baseline: str, N: float, D_b
     return samples, Lb_s, Lr_s
 
 
-def _reach_warnings(grid: Grid, recipe: str, N: float, pair: PairSavings, samples: np.ndarray,
+def _reach_warnings(grid: LawPoints, recipe: str, N: float, pair: PairSavings, samples: np.ndarray,
                     hi: float) -> list[str]:
     """What the answer says when the recipe, or some bootstrap samples of it, never reach the
     baseline's loss."""

@@ -36,7 +36,6 @@ from ..defaults import BOOTSTRAP
 from ..errors import ScalingError
 from ..fit import fit_mixture
 from ..recipe import Recipe, parse_recipe
-from .grid import Grid, PredictError
 from .independent import (
     baseline_tokens,
     choose_fits,
@@ -45,6 +44,7 @@ from .independent import (
     range_note,
     savings_at,
 )
+from .points import LawPoints, PredictError
 
 
 def structure(r: Recipe) -> tuple:
@@ -80,7 +80,7 @@ def _weights_1d(x: np.ndarray, t: float) -> np.ndarray:
     return w
 
 
-def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, tokens,
+def interpolate_savings(grid: LawPoints, spec: str, baseline: str, size: float, tokens,
                         count_procedural: bool = True, bootstrap: int = BOOTSTRAP,
                         level: float = 0.9, seed: int = 0, widen: bool = True):
     """:class:`~scaling.predict.result.SavingsPrediction` for a recipe not in the grid."""
@@ -114,7 +114,7 @@ def interpolate_savings(grid: Grid, spec: str, baseline: str, size: float, token
                    outside, count_procedural, level)
 
 
-def _candidates(grid: Grid, target: Recipe, baseline: str):
+def _candidates(grid: LawPoints, target: Recipe, baseline: str):
     """The grid recipes of ``target``'s structure to interpolate between, and whether the
     front fraction is interpolated in log (``(candidates, log_front)``)."""
     cands = []

@@ -382,7 +382,7 @@ def fit_pair(grid, recipe: str, baseline: str, bootstrap: int, seed: int, level:
     """The joint law of ``recipe`` and ``baseline`` on the grid's points (cached on the grid;
     the bootstrap resamples whole runs)."""
     from ..fit import FitError
-    from .grid import PredictError
+    from .points import PredictError
 
     key = ("joint", recipe, baseline, int(bootstrap or 0), seed, level)
     if key not in grid.fits:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from ..defaults import BOOTSTRAP, TARGET_FACTOR, TOKENS_PER_PARAM
 from ..units import parse_count
-from .grid import Grid, PredictError, load_grid, one_blas_thread
 from .independent import baseline_tokens, choose_fits, savings_at
 from .interpolate import interpolate_savings
 from .joint import joint_available, joint_prediction
+from .points import LawPoints, PredictError, load_points, one_blas_thread
 from .result import SavingsPrediction
 from .skills import skill_speedups
 
@@ -34,7 +34,7 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
 
     Parameters
     ----------
-    runs : path, DataFrame or Grid
+    runs : path, DataFrame or LawPoints
         A run store, a CSV / frame with ``params, tokens, loss, recipe[, run, branch]``.
     recipe, baseline : str
         ``--mix`` strings (canonicalised) or the grid's recipe names. Default baseline:
@@ -57,14 +57,14 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
         Widen intervals beyond the grid's sizes (module docstring).
     min_tokens : float, optional
         Leave out end points of budgets below this many tokens (path or frame ``runs`` only;
-        :func:`~scaling.predict.grid.load_grid`).
+        :func:`~scaling.predict.points.load_points`).
     method : {"joint", "independent"}, optional
         ``joint``: the joint multi-recipe law (:mod:`scaling.predict.joint`), the default when
         the recipe is in the grid and it and the baseline have runs at ≥ 2 sizes;
         ``independent``: one law per recipe (:mod:`scaling.predict.independent`), the default otherwise.
     points : {"final", "all"}
         Run end points, or every checkpoint (path or frame ``runs`` only;
-        :func:`~scaling.predict.grid.load_grid`).
+        :func:`~scaling.predict.points.load_points`).
 
     Returns
     -------
@@ -74,8 +74,8 @@ def predict_savings(runs, recipe: str, baseline: str | None = None, size=None, t
         raise PredictError(f"level must be in (0, 1), got {level}")
     if method not in (None, "joint", "independent"):
         raise PredictError(f"--method must be 'joint' or 'independent', got {method!r}")
-    grid = runs if isinstance(runs, Grid) else load_grid(runs, target_domain, min_tokens,
-                                                         points)
+    grid = runs if isinstance(runs, LawPoints) else load_points(runs, target_domain, min_tokens,
+                                                                points)
     defaults = {}
     if baseline is None:
         b = grid.default_baseline()

@@ -19,16 +19,16 @@ from ..fit import fit_grok, load_grok_table, speedup
 from ..fit.data import skill_table
 from ..jsonsafe import finite_or_none as _f
 from ..units import format_count
-from .grid import Grid, canonical
+from .points import LawPoints, canonical
 
 
-def skill_speedups(grid: Grid, recipe: str, baseline: str, level: float = 0.9
+def skill_speedups(grid: LawPoints, recipe: str, baseline: str, level: float = 0.9
                    ) -> tuple[list[dict], list[str]]:
     """Per-probe speed-ups of ``recipe`` over ``baseline`` (entries, warnings)."""
     if grid.path is None or recipe == baseline:
         return [], []
     sk = grid.skill_records
-    if sk is not None:  # the records load_grid already read (same frame as load_grok_table)
+    if sk is not None:  # the records load_points already read (same frame as load_grok_table)
         if sk.empty:
             return [], []
         table = skill_table(sk)

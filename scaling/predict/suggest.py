@@ -27,8 +27,8 @@ import pandas as pd
 from ..errors import ScalingError
 from ..units import format_count
 from ..workers import pmap
-from .grid import Grid, one_blas_thread
 from .independent import PairFits, choose_fits, fit_recipe, savings_at
+from .points import LawPoints, one_blas_thread
 
 
 @dataclass
@@ -67,7 +67,7 @@ def _width(ans) -> float:
     return float(np.log(hi) - np.log(lo))
 
 
-def candidates(grid: Grid, recipes: list[str]) -> list[dict]:
+def candidates(grid: LawPoints, recipes: list[str]) -> list[dict]:
     """The candidate runs (see module docstring)."""
     out = []
     for r in recipes:
@@ -85,7 +85,7 @@ def candidates(grid: Grid, recipes: list[str]) -> list[dict]:
 
 
 @one_blas_thread
-def suggest_run(grid: Grid, recipe: str, baseline: str, size: float, tokens: float,
+def suggest_run(grid: LawPoints, recipe: str, baseline: str, size: float, tokens: float,
                 count_procedural: bool = True, bootstrap: int = 100, level: float = 0.9,
                 seed: int = 0, n_sim: int = 3) -> Suggestion:
     """The candidate run that most shrinks the expected savings interval at ``(size, tokens)``."""

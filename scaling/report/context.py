@@ -24,7 +24,7 @@ class Missing(ScalingError):
 
 
 def _one_blas_thread(fn):
-    from ..predict.grid import one_blas_thread
+    from ..predict.points import one_blas_thread
 
     return one_blas_thread(fn)
 
@@ -58,7 +58,7 @@ class ReportContext:
     runs: pd.DataFrame                  # run table (all statuses)
     metrics: pd.DataFrame               # tidy records of completed runs
     domain: str | None
-    grid: object | None                 # scaling.predict.Grid, None without usable points
+    grid: object | None                 # scaling.predict.LawPoints, None without usable points
     baseline: str | None
     bootstrap: int
     seed: int
@@ -188,7 +188,7 @@ class ReportContext:
         the largest model. On a grid whose entries fix their own shapes (the skills grid: one
         nominal size, widths 16 to 128) every shape is an arm."""
         from ..fit.data import skill_curves
-        from ..predict.grid import canonical
+        from ..predict.points import canonical
         from ..store import Runs
 
         m = self.metrics
@@ -341,12 +341,12 @@ class ReportContext:
 def load_context(runs, target_domain: str | None = None, baseline: str | None = None,
                  size: float | None = None, bootstrap: int = BOOTSTRAP, seed: int = 0,
                  level: float = 0.9) -> ReportContext:
-    """Read a run store once (:func:`scaling.predict.load_grid`, the loader ``predict`` uses)
+    """Read a run store once (:func:`scaling.predict.load_points`, the loader ``predict`` uses)
     and set up the (lazy) computations of the report.
 
     Never raises for runs that cannot support a fit: :attr:`ReportContext.problems` says what
     is missing. A path that does not exist is the one error (a typo is not a report)."""
-    from ..predict import load_grid
+    from ..predict import load_points
     from ..store import load_runs
 
     path = Path(runs)
@@ -354,7 +354,7 @@ def load_context(runs, target_domain: str | None = None, baseline: str | None = 
         raise ScalingError(f"no run store at {path}; pass --runs DIR (a folder of run "
                            "directories, e.g. one written by `scaling grid`)")
     try:
-        grid, why = load_grid(path, target_domain), None
+        grid, why = load_points(path, target_domain), None
         loaded = grid.store
     except ScalingError as e:  # no law table: the run table says why, or the error does
         grid, why = None, e
@@ -392,7 +392,7 @@ def _store_problems(path: Path, table: pd.DataFrame, why: ScalingError | None) -
 def _baseline(grid, baseline: str | None, path: Path, problems: list[str]) -> str | None:
     """The grid's name for ``baseline`` (an error when it has no runs), else ``prose=1`` when
     the grid has it, else None with a problem saying so."""
-    from ..predict.grid import canonical
+    from ..predict.points import canonical
 
     if baseline is not None:
         b = grid.resolve(baseline, "--baseline")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...predict.grid import canonical
+from ...predict.points import canonical
 from ...units import format_count
 from .. import style
 from ..context import ReportContext

@@ -1,9 +1,10 @@
-"""What the prediction layer needs from a run store: end points per recipe, recipe names, sizes.
+"""What the prediction layer needs from a run store: the points the laws are fitted to.
 
-A *grid* here is the law table of one target domain (``run, recipe, params, tokens, loss``
-[+ ``branch``]) as :func:`scaling.fit.load_law_table` builds it, reduced to the points a law
-fit uses (:func:`scaling.fit.select_points`, ``points="final"``: the end point of every run
-and of every WSD decay branch).
+:class:`LawPoints` is the law table of one target domain (``run, recipe, params, tokens,
+loss`` [+ ``branch``]) as :func:`scaling.fit.load_law_table` builds it, reduced to the points
+a law fit uses (:func:`scaling.fit.select_points`, ``points="final"``: the end point of every
+run and of every WSD decay branch; ``points="all"``: every checkpoint), with the recipe names
+and sizes and a cache of the laws fitted to them; :func:`load_points` builds it.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ def canonical(name: str) -> str:
 
 
 @dataclass
-class Grid:
-    """End points of a run store (or law-table frame) for one target domain.
+class LawPoints:
+    """The points the laws are fitted to — the end points, or every checkpoint, of a store's
+    runs (or of a law-table frame) for one target domain — with their recipes and sizes and a
+    cache of the laws fitted to them (:attr:`fits`).
 
     Attributes
     ----------
@@ -78,7 +81,7 @@ class Grid:
     fits: dict = field(default_factory=dict, repr=False)
     """Cache of laws fitted to these points (see :func:`scaling.predict.independent.fit_recipe`)."""
     loaded: Runs | None = field(default=None, repr=False)
-    """The store's :class:`~scaling.store.Runs` when :func:`load_grid` read them (not when its
+    """The store's :class:`~scaling.store.Runs` when :func:`load_points` read them (not when its
     tables came from the cache): :attr:`store` reads them on first use otherwise."""
 
     @property
@@ -98,23 +101,23 @@ class Grid:
         p = self.points if recipe is None else self.of(recipe)
         return np.sort(p["params"].unique())
 
-    def without_size(self, size: float) -> Grid:
+    def without_size(self, size: float) -> LawPoints:
         keep = ~np.isclose(self.points["params"], size, rtol=1e-9)
-        return Grid(self.points[keep].reset_index(drop=True), self.domain, self.source,
-                    self.path, list(self.notes))
+        return LawPoints(self.points[keep].reset_index(drop=True), self.domain, self.source,
+                         self.path, list(self.notes))
 
-    def below(self, size: float) -> Grid:
+    def below(self, size: float) -> LawPoints:
         """The points of models smaller than ``size`` (cached, so are the fits to them)."""
         key = ("below", float(size))
         if key not in self.fits:
             pts = self.points[self.points["params"] < size * (1 - 1e-9)]
-            self.fits[key] = Grid(pts.reset_index(drop=True), self.domain, self.source,
-                                  self.path, list(self.notes))
+            self.fits[key] = LawPoints(pts.reset_index(drop=True), self.domain, self.source,
+                                       self.path, list(self.notes))
         return self.fits[key]
 
-    def with_points(self, extra: pd.DataFrame) -> Grid:
+    def with_points(self, extra: pd.DataFrame) -> LawPoints:
         pts = pd.concat([self.points, extra[self.points.columns]], ignore_index=True)
-        return Grid(pts, self.domain, self.source, self.path, list(self.notes))
+        return LawPoints(pts, self.domain, self.source, self.path, list(self.notes))
 
     def resolve(self, spec: str, what: str = "--mix") -> str | None:
         """The grid's name for recipe ``spec`` (canonicalised), or None when not in the grid.
@@ -164,9 +167,9 @@ def _same_recipe(r, name: str, tol: float = WEIGHT_TOL) -> bool:
     return replace(g, base=r.base).name == r.name
 
 
-def load_grid(runs, target_domain: str | None = None, min_tokens: float | None = None,
-              points: str = "final") -> Grid:
-    """A :class:`Grid` from a run store / CSV path or a law-table frame.
+def load_points(runs, target_domain: str | None = None, min_tokens: float | None = None,
+                points: str = "final") -> LawPoints:
+    """A :class:`LawPoints` from a run store / CSV path or a law-table frame.
 
     Parameters
     ----------
@@ -226,8 +229,8 @@ def load_grid(runs, target_domain: str | None = None, min_tokens: float | None =
                         "params": sel["params"].to_numpy(float),
                         "tokens": sel["tokens"].to_numpy(float),
                         "loss": sel["loss"].to_numpy(float), "unit": unit.to_numpy()})
-    grid = Grid(pts, info.get("domain"), info.get("source"), path if path and path.is_dir()
-                else None)
+    grid = LawPoints(pts, info.get("domain"), info.get("source"),
+                     path if path and path.is_dir() else None)
     if min_tokens is not None:
         grid.notes.append(f"--min-tokens {min_tokens:g}: {n_all - len(pts)} of {n_all} {what}s "
                           "(budgets below it) left out")
