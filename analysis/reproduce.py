@@ -124,6 +124,9 @@ def main(argv=None) -> int:
                         "skills": str(a.skills) if a.skills else None,
                         "bootstrap": a.bootstrap, "seed": a.seed, "merged_sizes": ctx.merged}
     path.write_text(json.dumps(results, indent=1, sort_keys=True))
+    # rendered from what was written (keys sorted), so --all and a merge of single studies
+    # give the same RESULTS.md
+    results = json.loads(path.read_text())
     (out / "RESULTS.md").write_text(render(results, str(a.runs),
                                            str(targets) if targets else None))
     failed = [k for k in todo if "error" in results[str(k)]]
