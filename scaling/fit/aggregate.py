@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, nnls
 
+from ..jsonsafe import finite_or_none as _f
 from .grok import GrokResult, fit_grok
-from .laws import FitError, LawResult, _f, fit_law
+from .laws import FitError, LawResult, fit_law
 
 
 @dataclass

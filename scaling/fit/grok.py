@@ -41,9 +41,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..jsonsafe import finite_or_none as _f
 from . import optim
 from .forms import GROK_MIN_WIDTH, sigmoid_log
-from .laws import FitError, _f, _z
+from .laws import FitError, two_sided_z
 
 PARAMS = ("floor", "ceiling", "midpoint", "width")
 STATUSES = ("grokked", "not_yet", "never")
@@ -247,7 +248,7 @@ class GrokResult:
             th = np.array([[k["floor"], k["ceiling"], np.log(k["midpoint"]), np.log(k["width"])]])
             _, J = _sig_rj(th, np.array([[xi]]))
             g = J[0, 0]
-            half[i] = _z(level) * np.sqrt(max(float(g @ cov @ g), 0.0))
+            half[i] = two_sided_z(level) * np.sqrt(max(float(g @ cov @ g), 0.0))
         return mid - half, mid + half
 
     def summary(self) -> dict[str, Any]:
@@ -507,7 +508,7 @@ def fit_grok(frame: pd.DataFrame, level: float = 0.9, engine: str = "auto") -> G
 
     rows = []
     covs: dict[str, np.ndarray] = {}
-    z = _z(level)
+    z = two_sided_z(level)
     blank = dict.fromkeys(PARAMS, np.nan)
     for i, k in enumerate(cv.names):
         row: dict[str, Any] = {"curve": k, "n_points": int(n[i])}
@@ -560,7 +561,7 @@ def speedup(baseline: GrokResult, other: GrokResult, by: str = "skill",
     bound where only one side groks).
     """
     out = []
-    z = _z(level)
+    z = two_sided_z(level)
 
     def stats(res):
         c = res.curves

@@ -50,7 +50,7 @@ def form_of(form: str) -> forms.LawForm:
     return forms.LAW_FORMS[form]
 
 
-def _z(level: float) -> float:
+def two_sided_z(level: float) -> float:
     """The two-sided normal quantile of ``level`` (the stdlib's: scipy.stats takes ~1 s to
     import, in every worker process of a parallel command)."""
     return NormalDist().inv_cdf(0.5 + level / 2)
@@ -222,7 +222,7 @@ class LawResult:
         X = optim.design(self.form, Nf.ravel(), np.broadcast_to(D, shape).ravel())
         _, J = optim.residuals_jacobian(self.form, self.theta[None, :], X, np.zeros(len(X)))
         var = np.einsum("np,pq,nq->n", J[0], self.cov, J[0])
-        half = _z(level) * np.sqrt(np.maximum(var, 0)).reshape(shape)
+        half = two_sided_z(level) * np.sqrt(np.maximum(var, 0)).reshape(shape)
         return mid * np.exp(-half), mid * np.exp(half)
 
     # -- inversion -------------------------------------------------------------------
@@ -440,7 +440,7 @@ def _intervals(lf: forms.LawForm, theta, values, cov, boot_internal, level, unid
     else:
         boot = None
         se_int = np.sqrt(np.clip(np.diag(cov), 0, None))
-        z = _z(level)
+        z = two_sided_z(level)
         lo_i, hi_i = theta - z * se_int, theta + z * se_int
         is_log = np.array([n in ("e", "a", "b") for n in lf.internal])
         stderr = np.where(is_log, values * se_int, se_int)

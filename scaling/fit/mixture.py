@@ -30,9 +30,10 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.stats import spearmanr
 
+from ..jsonsafe import finite_or_none as _f
 from ..tables import TableError, read_csv, require_numeric
 from .forms import mixing_law
-from .laws import FitError, _f
+from .laws import FitError
 
 MODELS = ("mixing_law", "quadratic", "kernel", "boosted")
 
