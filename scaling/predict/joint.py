@@ -54,8 +54,13 @@ from typing import Any
 
 import numpy as np
 
-from ..fit.joint import JointResult, refit
+from ..fit import FitError
+from ..fit.joint import JointResult, JointStructure, fit_joint, refit
+from ..jsonsafe import finite_or_none as _f
+from ..units import format_count
 from .independent import MIN_RUNS, grid_range, procedural_share
+from .points import PredictError
+from .result import SavingsPrediction
 
 #: Largest drift |γ| of a multiplier with model size assumed when the grid cannot check it
 #: (a recipe or the baseline at < 3 sizes). Data effects that shrink with scale are common:
@@ -87,8 +92,6 @@ class JointAnswer:
     confident: bool = True
 
     def summary(self) -> dict[str, Any]:
-        from ..jsonsafe import finite_or_none as _f
-
         return {"recipe": self.recipe, "baseline": self.baseline, "size": self.size,
                 "tokens": self.tokens, "savings_ratio": _f(self.savings_ratio),
                 "interval": [_f(x) for x in self.interval],
@@ -341,8 +344,6 @@ def _lvar(x: np.ndarray) -> float:
 def _delta_var(law: JointResult, alt, fn) -> float:
     """Delta-method variance of ``ln fn(alt)`` under the Gauss–Newton covariance of the fit
     ``alt = (layout, theta)`` on the law's data (residual variance σ² of that fit)."""
-    from ..fit.joint import JointStructure
-
     lay, th = alt
     d = law.data
     st = JointStructure(lay.design(d.ri, np.log(d.N), np.log(d.D), d.lN0))
@@ -381,9 +382,6 @@ def joint_available(grid, recipe: str, baseline: str) -> str | None:
 def fit_pair(grid, recipe: str, baseline: str, bootstrap: int, seed: int, level: float):
     """The joint law of ``recipe`` and ``baseline`` on the grid's points (cached on the grid;
     the bootstrap resamples whole runs)."""
-    from ..fit import FitError
-    from .points import PredictError
-
     key = ("joint", recipe, baseline, int(bootstrap or 0), seed, level)
     if key not in grid.fits:
         pts = grid.points[grid.points["recipe"].isin([recipe, baseline])]
@@ -407,8 +405,6 @@ def fit_pair(grid, recipe: str, baseline: str, bootstrap: int, seed: int, level:
 
 
 def fit_joint_frame(pts, baseline: str, bootstrap: int, seed: int, level: float):
-    from ..fit.joint import fit_joint
-
     return fit_joint(pts[["run", "recipe", "params", "tokens", "loss"]], baseline,
                      bootstrap=bootstrap, seed=seed, level=level)
 
@@ -418,9 +414,6 @@ def joint_prediction(grid, recipe: str, baseline: str, size: float, tokens: floa
                      seed: int = 0, widen: bool = True):
     """:class:`~scaling.predict.result.SavingsPrediction` from the joint law (``form``
     ``"joint"``; the law, its variant choice and the interval parts under ``joint``)."""
-    from ..units import format_count
-    from .result import SavingsPrediction
-
     law = fit_pair(grid, recipe, baseline, bootstrap, seed, level)
     N, D_b = float(size), float(tokens)
     ans = joint_savings(law, recipe, N, D_b, level=level, seed=seed, widen=widen)
