@@ -16,17 +16,18 @@ import pandas as pd
 
 from ..defaults import BASELINE, BOOTSTRAP, TOKENS_PER_PARAM
 from ..errors import ScalingError
+from ..fit import fit_aggregate, fit_grok
+from ..fit.data import mixture_loss, skill_curves
+from ..predict import backtest, load_points, predict_savings
+from ..predict.independent import choose_fits
+from ..predict.points import canonical, one_blas_thread
+from ..recipe import parse_recipe
+from ..store import Runs, load_runs
 from ..units import format_count
 
 
 class Missing(ScalingError):
     """A report section the runs cannot support; the message says what is missing."""
-
-
-def _one_blas_thread(fn):
-    from ..predict.points import one_blas_thread
-
-    return one_blas_thread(fn)
 
 
 def _cached(fn):
@@ -37,7 +38,7 @@ def _cached(fn):
     def wrapper(self):
         if name not in self._cache:
             try:
-                self._cache[name] = (_one_blas_thread(fn)(self), None)
+                self._cache[name] = (one_blas_thread(fn)(self), None)
             except Missing as e:
                 self._cache[name] = (None, e)
             except ScalingError as e:  # a fit the data cannot support: same treatment
@@ -95,7 +96,6 @@ class ReportContext:
     @_cached
     def fits(self) -> dict:
         """``{recipe: _Fits}``: the laws the savings use (chinchilla, or power at one size)."""
-        from ..predict.independent import choose_fits
 
         self.need_grid()
         if self.baseline is None:
@@ -126,7 +126,6 @@ class ReportContext:
     def savings(self) -> dict:
         """``{recipe: SavingsPrediction}`` at the headline size and budget (baseline left
         out)."""
-        from ..predict import predict_savings
 
         out = {}
         for r in self.fits:
@@ -147,7 +146,6 @@ class ReportContext:
     def savings_by_size(self) -> pd.DataFrame:
         """``recipe, size, s, lo, hi, extrapolated`` from the smallest grid size to the
         target (log-spaced), every recipe."""
-        from ..predict import predict_savings
 
         self.need_grid()
         sizes = self.sizes
@@ -187,9 +185,6 @@ class ReportContext:
         budgets end before late skills emerge). On a law grid the largest size has one shape:
         the largest model. On a grid whose entries fix their own shapes (the skills grid: one
         nominal size, widths 16 to 128) every shape is an arm."""
-        from ..fit.data import skill_curves
-        from ..predict.points import canonical
-        from ..store import Runs
 
         m = self.metrics
         sk = m[m["kind"] == "skill"] if len(m) else m
@@ -223,7 +218,6 @@ class ReportContext:
         """:class:`~scaling.fit.GrokResult` of every exact-match curve in :attr:`skill_table`
         (resolution 1/items; per-token curves are companions, not fitted: a first rise of
         theirs can be the answer's format before any answer is right)."""
-        from ..fit import fit_grok
 
         t = self.skill_table
         t = t[t["metric"] == "exact_match"]
@@ -273,9 +267,6 @@ class ReportContext:
         baseline's story again). The loss is the run's training mixture
         (:func:`scaling.fit.data.mixture_loss`: Σ_d p_d L_d over the recipe's domains; the
         prose loss of ``prose=1``); the run is the arm's longest, main branch."""
-        from ..fit import fit_aggregate
-        from ..fit.data import mixture_loss
-        from ..recipe import parse_recipe
 
         t = self.skill_table
         t = t[t["metric"] == "exact_match"]
@@ -328,7 +319,6 @@ class ReportContext:
     # ------------------------------------------------------------------ backtest
     @_cached
     def backtest(self):
-        from ..predict import backtest
 
         self.need_grid()
         if len(self.sizes) < 3:
@@ -346,8 +336,6 @@ def load_context(runs, target_domain: str | None = None, baseline: str | None = 
 
     Never raises for runs that cannot support a fit: :attr:`ReportContext.problems` says what
     is missing. A path that does not exist is the one error (a typo is not a report)."""
-    from ..predict import load_points
-    from ..store import load_runs
 
     path = Path(runs)
     if not path.exists():
@@ -392,7 +380,6 @@ def _store_problems(path: Path, table: pd.DataFrame, why: ScalingError | None) -
 def _baseline(grid, baseline: str | None, path: Path, problems: list[str]) -> str | None:
     """The grid's name for ``baseline`` (an error when it has no runs), else ``prose=1`` when
     the grid has it, else None with a problem saying so."""
-    from ..predict.points import canonical
 
     if baseline is not None:
         b = grid.resolve(baseline, "--baseline")
