@@ -10,6 +10,7 @@ and sizes and a cache of the laws fitted to them; :func:`load_points` builds it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -18,10 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import store
 from ..defaults import BASELINE, TARGET_FACTOR
 from ..errors import ScalingError
-from ..fit import load_law_table, select_points
+from ..fit import cache as fit_cache
+from ..fit import data as fit_data
+from ..fit import load_law_table, optim, select_points
 from ..fit.data import POINTS, val_loss_table
+from ..paths import cache_root
 from ..recipe import parse_recipe
 from ..store import Runs, load_runs
 from ..tables import resolve
@@ -271,13 +276,8 @@ TABLE_CACHE_ENTRIES = 8
 def _tables_key(path: Path, domain: str | None) -> str:
     """Hash of what :func:`_store_tables` reads: each run directory's files (name, size,
     mtime), the domain, and the source of the modules that read and shape them."""
-    import hashlib
-
-    from .. import store
-    from ..fit import data
-
     h = hashlib.sha256(repr((str(path.resolve()), domain)).encode())
-    for mod in (store, data):
+    for mod in (store, fit_data):
         h.update(Path(mod.__file__).read_bytes())
     h.update(Path(__file__).read_bytes())
     for d in store.find_run_dirs(path):
@@ -290,8 +290,6 @@ def _tables_key(path: Path, domain: str | None) -> str:
 
 
 def _tables_dir() -> Path:
-    from ..paths import cache_root
-
     return cache_root() / "store-tables"
 
 
@@ -331,24 +329,16 @@ def _write_tables(key: str, df: pd.DataFrame, domain: str | None, skills: pd.Dat
 
 
 def one_blas_thread(fn):
-    """Run ``fn`` (an entry point of the prediction layer) with one BLAS thread and the disk
-    cache of law fits on (:mod:`scaling.fit.cache`: every command refits the same recipes of
-    the same store). One thread: the fits are many tiny matrix problems, and OpenBLAS
-    worker threads spinning on shared cores made a Chinchilla fit 4–15× slower on the
-    project's 2-core machines (0.36 s vs 1.6–5.4 s per fit under load)."""
-    from ..fit import cache as fit_cache
+    """Run ``fn`` (an entry point of the prediction layer) with the disk cache of law fits on
+    (:mod:`scaling.fit.cache`: every command refits the same recipes of the same store) and
+    one BLAS thread (:func:`scaling.fit.optim.one_blas_thread`: the fits are many tiny matrix
+    problems, and OpenBLAS worker threads spinning on shared cores made a Chinchilla fit
+    4–15× slower on the project's 2-core machines)."""
+    limited = optim.one_blas_thread(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # optional speed-up only
-            with fit_cache.enable():
-                return fn(*args, **kwargs)
-        import scipy.linalg  # noqa: F401 — load scipy's own BLAS first: a limit only reaches
-        # the libraries already loaded, and L-BFGS-B polishes run on scipy's (2.6 ms per
-        # iteration with two threads on a busy 2-core machine, against ~0.1 ms with one)
-        with threadpool_limits(1, user_api="blas"), fit_cache.enable():
-            return fn(*args, **kwargs)
+        with fit_cache.enable():
+            return limited(*args, **kwargs)
 
     return wrapper
