@@ -568,10 +568,9 @@ def demo_cmd(
     check_run_dir(out)
     from .demo import run_demo
 
-    res = run_demo(out, jobs=jobs, precision=precision, progress=not as_json,
-                   echo=(lambda s: typer.echo(s, err=True)) if as_json else typer.echo)
-    if as_json:
-        emit_json(res.summary())
+    show(run_demo(out, jobs=jobs, precision=precision, progress=not as_json,
+                  echo=(lambda s: typer.echo(s, err=True)) if as_json else typer.echo),
+         as_json)
 
 
 @app.command("env")

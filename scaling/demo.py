@@ -20,14 +20,24 @@ DEFAULT_OUT = Path("demo-out")
 
 @dataclass
 class DemoResult:
+    """What the demo made: the grid's folder, the PDF (and its page count), the grid's
+    summary and the savings answers (each printed as it came)."""
+
     grid_dir: Path
-    report: Path | None
+    report_path: Path | None
     grid: dict
     predictions: list = field(default_factory=list)
+    n_pages: int = 0
 
     def summary(self) -> dict:
-        return {"out": str(self.grid_dir), "report": str(self.report) if self.report else None,
+        return {"out": str(self.grid_dir),
+                "report": str(self.report_path) if self.report_path else None,
                 "grid": self.grid, "predictions": [p.summary() for p in self.predictions]}
+
+    def report(self) -> str:
+        """The demo's last line (its earlier steps are printed as they run)."""
+        return (f"[3/3] report: {self.report_path} ({self.n_pages} pages); runs: "
+                f"`scaling runs {self.grid_dir}`")
 
 
 def run_demo(out: str | os.PathLike = DEFAULT_OUT, spec: str = "cpu-tiny", jobs: int = 1,
@@ -55,7 +65,7 @@ def run_demo(out: str | os.PathLike = DEFAULT_OUT, spec: str = "cpu-tiny", jobs:
         echo(p.report())
     report = Path(out) / "report.pdf"
     rep = build_report(grid_dir, report, baseline=baseline)
-    echo(f"[3/3] report: {report} ({rep.n_pages} pages); runs: `scaling runs {grid_dir}`")
     # the demo's JSON names the grid by its folder ("out"), as it always has
     grid = {k: v for k, v in res.summary().items() if k != "grid"}
-    return DemoResult(grid_dir=grid_dir, report=report, grid=grid, predictions=preds)
+    return DemoResult(grid_dir=grid_dir, report_path=report, grid=grid, predictions=preds,
+                      n_pages=rep.n_pages)
