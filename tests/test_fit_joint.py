@@ -6,7 +6,7 @@ import pytest
 
 from scaling.fit import FitError
 from scaling.fit.joint import JointStructure, Variant, _Layout, fit_joint, parse_variant
-from scaling.predict.joint import GAMMA_MAX, joint_savings
+from scaling.predict.joint import GAMMA_MAX, _excess, _z_family, joint_savings
 from scaling.predict.simulate import (
     BASELINE_LAW,
     JOINT_SIZES,
@@ -112,6 +112,30 @@ def test_answer_parts_and_coverage_of_one_grid():
     truth = joint_loss(BASELINE_LAW, N, 20 * N, 1 / 0.7)
     assert a.loss_recipe_interval[0] <= truth <= a.loss_recipe_interval[1]
     assert a.summary()["variant"] == law.variant.name
+
+
+def test_variant_spread_counts_only_disagreements_beyond_noise():
+    """Hausman gate: a variant's squared difference counts (less its variance) only beyond
+    z² of its variance, z family-wise over the alternatives (Bonferroni)."""
+    assert _z_family(0.9, 1) == pytest.approx(1.6448536, rel=1e-6)
+    assert _z_family(0.9, 7) == pytest.approx(2.4500, rel=1e-4)  # quantile of 1 − 0.1 / 14
+    z2 = _z_family(0.9, 7) ** 2
+    v = 0.01 ** 2
+    assert _excess(0.9 * z2 * v, v, z2) == 0.0  # within noise: nothing
+    assert _excess(4 * z2 * v, v, z2) == pytest.approx(4 * z2 * v - v)
+    assert _excess(1e-6, 0.0, z2) == 1e-6  # no variance: any difference is one
+    # on a fitted grid: a variant is flagged exactly where its difference passes the gate,
+    # and the part is nonzero exactly when one is flagged
+    law = fit_joint(grid(seed=0), "base", bootstrap=60, seed=0)
+    N = 10 * JOINT_SIZES[-1]
+    a = joint_savings(law, "rec", N, 20 * N)
+    fits = a.parts["variants"]["fits"]
+    z2 = _z_family(0.9, len(fits) - 1) ** 2
+    v0 = fits[0]["var_log"]
+    for f in fits:
+        d2 = np.log(f["savings"] / a.savings_ratio) ** 2
+        assert f["disagrees"] == (d2 > z2 * abs(f["var_log"] - v0))
+    assert (a.parts["variants"]["sd_log"] > 0) == any(f["disagrees"] for f in fits)
 
 
 def test_few_sizes_are_not_confident():
