@@ -14,12 +14,16 @@ Point selection for loss laws (``points``):
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..errors import ScalingError
+from ..recipe import parse_recipe
+from ..store import RunDir, Runs, load_runs
 from ..tables import (
     TableError,
     check_rows,
@@ -29,6 +33,7 @@ from ..tables import (
     require_numeric,
     resolve,
 )
+from ..units import format_count
 from .laws import FitError
 
 POINTS = ("final", "all")
@@ -103,8 +108,6 @@ def load_law_table(path: str | os.PathLike, domain: str | None = None,
     """
     path = Path(path)
     if path.is_dir():
-        from ..store import load_runs
-
         df, domain = val_loss_table(load_runs(path).metrics, domain, str(path))
         return df, {"domain": domain, "source": str(path)}
     if not path.exists():
@@ -158,8 +161,6 @@ def load_grok_table(path: str | os.PathLike, skill: str | None = None,
     """
     path = Path(path)
     if path.is_dir():
-        from ..store import load_runs
-
         metrics = load_runs(path).metrics
         sk = metrics[metrics["kind"] == "skill"]
         if skill is not None:
@@ -207,11 +208,6 @@ def skill_start(config: dict, skill: str) -> float:
     ``tokens_per_step = batch_size · seq_len · world_size``. A config that does not say
     (written by hand, imported) gives 0.
     """
-    import math
-
-    from ..errors import ScalingError
-    from ..recipe import parse_recipe
-
     name = str(skill).split("/")[0]
     try:
         recipe = parse_recipe(config.get("recipe_spec") or config["recipe"])
@@ -251,8 +247,6 @@ def skill_curves(store) -> pd.DataFrame:
     ``seed``. Records of a trained skill taken before its data started (the skill scored
     during a warm-up) are left out.
     """
-    from ..store import RunDir, Runs, load_runs
-
     runs = store if isinstance(store, Runs) else load_runs(store)
     m = runs.metrics
     sk = m[m["kind"] == "skill"] if len(m) else m
@@ -278,8 +272,6 @@ def skill_curves(store) -> pd.DataFrame:
 
 
 def _count(n: float) -> str:
-    from ..units import format_count
-
     return format_count(float(n))
 
 
