@@ -14,6 +14,8 @@ from pathlib import Path
 
 from .grid import GridSpec, run_grid
 from .paths import grid_spec
+from .predict import load_points, predict_savings
+from .report import build_report
 
 DEFAULT_OUT = Path("demo-out")
 
@@ -44,9 +46,6 @@ def run_demo(out: str | os.PathLike = DEFAULT_OUT, spec: str = "cpu-tiny", jobs:
              progress: bool = True, echo: Callable[[str], None] = print,
              precision: str | None = None) -> DemoResult:
     """Grid → fits → predictions → report, saying what it does as it goes (``echo``)."""
-    from .predict import load_points, predict_savings
-    from .report import build_report
-
     gs = GridSpec.load(grid_spec(spec))
     grid_dir = Path(out) / gs.name
     echo(f"[1/3] grid {gs.name}: {len(gs.configs())} runs into {grid_dir} "

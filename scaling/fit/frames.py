@@ -13,7 +13,7 @@ import os
 import pandas as pd
 
 from ..tables import law_columns
-from .data import load_law_table, select_points
+from .data import grok_columns, load_law_table, select_points
 from .laws import FitError, LawResult, fit_law, form_of
 
 
@@ -137,8 +137,6 @@ def law_predict_table(fits: dict[str, LawResult], X: pd.DataFrame) -> pd.DataFra
 
 def grok_predict_table(result, X: pd.DataFrame) -> pd.DataFrame:
     """X (``curve, tokens``) plus ``predicted, lower, upper``."""
-    from .data import grok_columns
-
     cols = grok_columns(X, source="the --predict table", need_value=False)
     c, t = cols["curve"].to_numpy(), cols["tokens"].to_numpy(float)
     lo, hi = result.predict_interval(c, t)

@@ -43,6 +43,7 @@ import pandas as pd
 
 from ..jsonsafe import finite_or_none as _f
 from . import optim
+from .data import grok_columns
 from .forms import GROK_MIN_WIDTH, sigmoid_log
 from .laws import FitError, two_sided_z
 
@@ -205,8 +206,6 @@ class GrokResult:
 
     def _rows(self, curve, tokens):
         if isinstance(curve, pd.DataFrame):
-            from .data import grok_columns
-
             df = grok_columns(curve, need_value=False)
             curve, tokens = df["curve"].to_numpy(), df["tokens"].to_numpy(float)
         curve = np.atleast_1d(np.asarray(curve).astype(str))
@@ -341,8 +340,6 @@ class _Curves:
 
 def _curves(frame: pd.DataFrame) -> tuple[_Curves, list[str]]:
     """Read and validate a ``curve, tokens, value`` frame: the curves and whole-fit warnings."""
-    from .data import grok_columns
-
     df = grok_columns(frame)
     warnings = []
     nan = df["value"].isna() | df["tokens"].isna()

@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.procedural import PROCEDURAL_DOMAINS
 from ..defaults import BOOTSTRAP, TOKENS_PER_PARAM
 from ..errors import ScalingError
 from ..fit import FitError, LawResult, fit_law_frame, forms
@@ -111,8 +112,6 @@ def fit_recipe(grid: LawPoints, recipe: str, form: str = "chinchilla", bootstrap
 def procedural_share(recipe: str) -> float:
     """Fraction of a recipe's tokens drawn from procedural domains over its whole schedule
     (``f`` for ``prose=1;front=dyck:f``); 0 for names that are not ``--mix`` strings."""
-    from ..data.procedural import PROCEDURAL_DOMAINS
-
     try:
         r = parse_recipe(recipe)
     except ScalingError:

@@ -27,7 +27,7 @@ import pandas as pd
 from ..errors import ScalingError
 from ..units import format_count
 from ..workers import pmap
-from .independent import PairFits, choose_fits, fit_recipe, savings_at
+from .independent import PairFits, choose_fits, fit_recipe, quantiles, savings_at
 from .points import LawPoints, one_blas_thread
 
 
@@ -58,8 +58,6 @@ CLIP = (1e-3, 1e3)
 
 def _width(ans) -> float:
     """Width of the answer's interval in ln s (samples clipped to :data:`CLIP`)."""
-    from .independent import quantiles
-
     x = np.clip(ans.samples, *CLIP)
     if x.size == 0:
         return float("inf")
