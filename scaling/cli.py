@@ -118,10 +118,7 @@ def runs_cmd(
     if loaded.runs.empty:
         fail(f"no runs under {directory} (no directory there holds a config.json); give a run "
              "directory, a grid or a folder of grids")
-    if not as_json:  # the JSON carries them
-        for w in loaded.warnings:
-            typer.echo(f"warning: {w}", err=True)
-    show(loaded, as_json)
+    show(loaded, as_json, warnings=loaded.warnings)
 
 
 @app.command("import")
