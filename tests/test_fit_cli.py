@@ -5,20 +5,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from lawdata import chinchilla_grid
 from typer.testing import CliRunner
 
 from scaling.cli import app
-from scaling.fit import chinchilla, fit_grok, fit_law, sigmoid_log
+from scaling.fit import fit_grok, fit_law, sigmoid_log
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def law_csv(tmp_path):
-    rng = np.random.default_rng(0)
-    N, D = (a.ravel() for a in np.meshgrid(np.geomspace(1e6, 1e10, 6),
-                                           np.geomspace(1e7, 1e12, 6), indexing="ij"))
-    L = chinchilla(N, D, 1.8, 480, 2100, 0.35, 0.37) * (1 + 0.005 * rng.standard_normal(36))
+    N, D, L = chinchilla_grid(6)
     p = tmp_path / "law.csv"
     pd.DataFrame({"N": N, "D": D, "loss": L}).to_csv(p, index=False)
     return p

@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from lawdata import chinchilla_grid
 from typer.testing import CliRunner
 
 from scaling.cli import app
-from scaling.fit import chinchilla, sigmoid_log
+from scaling.fit import sigmoid_log
 from scaling.fit.output import (
     FitOutput,
     LawFits,
@@ -25,10 +26,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def law_csv(tmp_path):
-    rng = np.random.default_rng(0)
-    N, D = (a.ravel() for a in np.meshgrid(np.geomspace(1e6, 1e10, 5),
-                                           np.geomspace(1e7, 1e12, 5), indexing="ij"))
-    L = chinchilla(N, D, 1.8, 480, 2100, 0.35, 0.37) * (1 + 0.005 * rng.standard_normal(25))
+    N, D, L = chinchilla_grid(5)
     runs = [f"r{i // 5}" for i in range(25)]
     df = pd.DataFrame({"run": runs, "N": N, "D": D, "loss": L})
     p = tmp_path / "law.csv"

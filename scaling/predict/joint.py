@@ -67,8 +67,6 @@ from .result import SavingsPrediction
 #: a measured savings ratio of 0.88 at 70M–410M that became 0.98 at 1B is γ ≈ 0.12.
 GAMMA_MAX = 0.15
 
-_Z90 = 1.6448536269514722
-
 
 @dataclass
 class JointAnswer:
@@ -314,7 +312,7 @@ def _trend_prior(law: JointResult, recipe: str, N: float):
         return None
     lo = min(min(law.sizes[r]) for r in (b, recipe))
     span = abs(float(np.log(N / lo)))
-    tau_g = GAMMA_MAX * span / _Z90
+    tau_g = GAMMA_MAX * span / _z_family(0.9, 1)  # |γ| ≤ GAMMA_MAX with 90%
     note = ("not confident: " + ", ".join(f"{r} has runs at {k} size{'s' if k > 1 else ''}"
                                           for r, k in few.items())
             + f" (< 3): whether its data effect drifts with model size cannot be checked; "
