@@ -51,7 +51,7 @@ def law_loss(grid, recipe: str, N: float, D: float, bootstrap: int, seed: int):
     law = fit_recipe(grid, recipe, "chinchilla", bootstrap, seed, LEVEL)
     p = law.values
     point = float(forms.chinchilla(N, D, p["E"], p["A"], p["B"], p["alpha"], p["beta"]))
-    s = law.samples() if law.bootstrap is not None else None
+    s = law.samples() if law.n_bootstrap else None
     smp = (np.asarray(forms.chinchilla(N, D, s["E"], s["A"], s["B"], s["alpha"], s["beta"]),
                       float).reshape(-1) if s else np.array([point]))
     return point, smp

@@ -392,7 +392,7 @@ def check_points(points: str) -> None:
 
 
 def check_csv_rows(path: Path, columns: list[str], drop: bool = False,
-                   bounds: dict | None = None, positive: tuple[str, ...] = ()) -> None:
+                   bounds: dict | None = None) -> None:
     """A CSV's columns and rows (:func:`scaling.tables.check_rows`) checked with pandas alone,
     before the fitting layer (scipy) is imported; the fit reads the file again the same way."""
     from .tables import check_rows, read_csv, require_numeric, resolve
@@ -400,7 +400,7 @@ def check_csv_rows(path: Path, columns: list[str], drop: bool = False,
     source = str(path)
     df = resolve(read_csv(path), columns, source=source)
     numeric = [c for c in columns if c != "curve"]
-    df = require_numeric(df, numeric, positive=positive, source=source)
+    df = require_numeric(df, numeric, source=source)
     check_rows(df, numeric, source, drop=drop, bounds=bounds)
 
 
@@ -410,8 +410,9 @@ def check_fit_args(source: Path, predict: Path | None = None, out: Path | None =
                    grok: bool = False, drop_bad_rows: bool = False, seed: int = 0) -> None:
     """``scaling fit …`` arguments: the input, ``--predict``/``--out`` and the law options.
 
-    A CSV given to ``fit law`` (``form`` set) or ``fit grok`` (``grok``) has its rows checked
-    too (:func:`check_csv_rows`).
+    A CSV given to ``fit grok`` (``grok``) has its rows checked too (:func:`check_csv_rows`);
+    one given to ``fit law`` is checked the same way as the fit reads it, before anything else
+    (:meth:`scaling.fit.law_table.LawTable.read_csv`, which needs no pandas).
     """
     check_table_source(source)
     if form is not None and form not in FIT_FORMS:
@@ -433,11 +434,6 @@ def check_fit_args(source: Path, predict: Path | None = None, out: Path | None =
     if grok:
         check_csv_rows(source, ["curve", "tokens", "value"], drop_bad_rows,
                        bounds={"value": (0.0, 1.0, "an accuracy")})
-    elif form is not None:
-        from .fit.forms import law_form
-
-        law = law_form(form).columns + ["loss"]
-        check_csv_rows(source, law, drop_bad_rows, positive=tuple(law))  # as fit.data does
 
 
 def check_grid_args(spec, *, device: str | None = None, jobs: int = 1,

@@ -274,9 +274,10 @@ def test_parameter_at_its_bound_is_flagged_and_never_given_a_zero_width_interval
     assert res.at_bound == {"beta": "upper"}
     # where the term's gradient vanishes the delta-method interval about the bound is a
     # point, which must read as "no interval", never [3, 3]
-    p = res.params.copy()
-    p.loc[p["name"] == "beta", ["ci_low", "ci_high"]] = [3.0, 3.0]
-    res = dataclasses.replace(res, params=p)
+    beta, E = res.names.index("beta"), res.names.index("E")
+    p = res.estimates.copy()
+    p[beta, 2:] = [3.0, 3.0]  # ci_low, ci_high
+    res = dataclasses.replace(res, estimates=p)
     assert res.ci_kind["beta"] == "unbounded"
     assert res.value_text("beta") == "3 (at upper bound)"
     assert res.interval_text("beta") == "no interval (at its upper bound)"
@@ -285,15 +286,15 @@ def test_parameter_at_its_bound_is_flagged_and_never_given_a_zero_width_interval
     assert set(s) >= {"form", "params", "ci", "n_points", "objective"}  # contract keys kept
     assert "no interval (at its upper bound)" in res.report()
     # a resampled interval that reaches below the bound is one-sided: "≥ lo"
-    p = res.params.copy()
-    p.loc[p["name"] == "beta", ["ci_low", "ci_high"]] = [1.9, 3.0]
-    one = dataclasses.replace(res, params=p)
+    p = res.estimates.copy()
+    p[beta, 2:] = [1.9, 3.0]
+    one = dataclasses.replace(res, estimates=p)
     assert one.ci_kind["beta"] == "lower-only" and one.interval_text("beta").startswith("≥ 1.9")
     # E at its lower bound (e = -10): only an upper limit is said
     th = res.theta.copy()
     th[0] = -10.0
-    p.loc[p["name"] == "E", ["value", "ci_low", "ci_high"]] = [np.exp(-10), np.exp(-10), 0.4]
-    low = dataclasses.replace(res, theta=th, params=p)
+    p[E, [0, 2, 3]] = [np.exp(-10), np.exp(-10), 0.4]  # value, ci_low, ci_high
+    low = dataclasses.replace(res, theta=th, estimates=p)
     assert low.at_bound["E"] == "lower" and low.ci_kind["E"] == "upper-only"
     assert low.interval_text("E") == "≤ 0.4 (one-sided)"
     # a well-determined fit: nothing flagged, every interval two-sided

@@ -17,6 +17,7 @@ from .forms import chinchilla, chinchilla_invert, power, power_invert, sigmoid_l
 _LAZY = {
     "AggregateResult": "aggregate", "fit_aggregate": "aggregate",
     "fit_law_frame": "frames", "fit_law_path": "frames", "fit_law_recipes": "frames",
+    "fit_law_table": "frames", "LawTable": "law_table",
     "load_grok_table": "data", "load_law_table": "data", "select_points": "data",
     "GrokResult": "grok", "fit_grok": "grok", "fit_grok_curve": "grok", "speedup": "grok",
     "FitError": "laws", "LawResult": "laws", "fit_law": "laws",
@@ -43,7 +44,8 @@ def __dir__():
 __all__ = [
     "AggregateResult", "FitError", "GrokResult", "LawResult", "MixtureResult",
     "QuantaSimulation", "chinchilla", "chinchilla_invert", "fit_aggregate", "fit_grok",
-    "fit_grok_curve", "fit_joint", "JointResult", "fit_law", "fit_law_frame", "fit_law_path", "fit_law_recipes",
+    "fit_grok_curve", "fit_joint", "JointResult", "fit_law", "fit_law_frame", "fit_law_path",
+    "fit_law_recipes", "fit_law_table", "LawTable",
     "fit_mixture", "fit_mixture_csv", "load_grok_table", "load_law_table", "power",
     "power_invert", "select_points", "sigmoid_log", "simulate_quanta", "speedup", "forms",
     "optim",

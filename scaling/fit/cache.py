@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import forms, laws, optim
 from .solve_cache import enable, enabled, memo_lm, prune
@@ -81,18 +80,18 @@ def save(res: laws.LawResult, path: Path) -> None:
     meta = {"form": res.form, "n_points": int(res.n_points), "n_runs": int(res.n_runs),
             "level": float(res.level), "objective": float(res.objective),
             "warnings": list(res.warnings), "meta": res.meta,
-            "has_boot": res.bootstrap is not None, "has_cov": res.cov is not None}
-    data = res.data
+            "has_boot": res.samples_natural is not None, "has_cov": res.cov is not None}
+    pts = res.points
     arrays = {
         "meta": np.array(json.dumps(meta)),
         "theta": np.asarray(res.theta, float),
-        "params": res.params[["value", "stderr", "ci_low", "ci_high"]].to_numpy(float),
-        "correlation": res.correlation.loc[names, names].to_numpy(float),
-        "bootstrap": (res.bootstrap[names].to_numpy(float) if res.bootstrap is not None
+        "params": np.asarray(res.estimates, float),
+        "correlation": np.asarray(res.corr, float),
+        "bootstrap": (res.samples_natural if res.samples_natural is not None
                       else np.zeros((0, len(names)))),
         "cov": res.cov if res.cov is not None else np.zeros((0, 0)),
-        "data_run": data["run"].astype(str).to_numpy(dtype=str),
-        "data_num": data[["params", "tokens", "loss"]].to_numpy(float),
+        "data_run": np.asarray(pts["run"]).astype(str),
+        "data_num": np.stack([pts[k] for k in ("params", "tokens", "loss")], axis=1),
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,21 +110,15 @@ def load(path: Path) -> laws.LawResult | None:
         with np.load(path, allow_pickle=False) as z:
             a = {k: z[k] for k in z.files}
         meta = json.loads(str(a["meta"]))
-        names = list(forms.law_form(meta["form"]).names)
-        p = a["params"]
-        params = pd.DataFrame({"name": names, "value": p[:, 0], "stderr": p[:, 1],
-                               "ci_low": p[:, 2], "ci_high": p[:, 3]})
-        boot = (pd.DataFrame({k: a["bootstrap"][:, j] for j, k in enumerate(names)})
-                if meta["has_boot"] else None)
         num = a["data_num"]
-        data = pd.DataFrame({"run": a["data_run"], "params": num[:, 0], "tokens": num[:, 1],
-                             "loss": num[:, 2]})
+        points = {"run": a["data_run"], "params": num[:, 0], "tokens": num[:, 1],
+                  "loss": num[:, 2]}
         return laws.LawResult(
-            form=meta["form"], theta=a["theta"], params=params, objective=meta["objective"],
-            n_points=meta["n_points"], n_runs=meta["n_runs"], level=meta["level"],
-            correlation=pd.DataFrame(a["correlation"], index=names, columns=names),
-            warnings=list(meta["warnings"]), bootstrap=boot,
-            cov=a["cov"] if meta["has_cov"] else None, data=data, meta=dict(meta["meta"]))
+            form=meta["form"], theta=a["theta"], estimates=a["params"],
+            objective=meta["objective"], n_points=meta["n_points"], n_runs=meta["n_runs"],
+            level=meta["level"], corr=a["correlation"], warnings=list(meta["warnings"]),
+            samples_natural=a["bootstrap"] if meta["has_boot"] else None,
+            cov=a["cov"] if meta["has_cov"] else None, points=points, meta=dict(meta["meta"]))
     except FileNotFoundError:
         return None
     except Exception:  # a damaged entry is a miss, never an error

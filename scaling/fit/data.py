@@ -1,16 +1,6 @@
-"""Getting fit inputs out of a CSV or a run store, and choosing which points a law sees.
-
-Point selection for loss laws (``points``):
-
-- ``"final"`` (default): the last checkpoint of every run — and of every (run, ``branch``)
-  when records carry a WSD decay ``branch`` key. Intermediate checkpoints of a run with a
-  decaying learning-rate schedule are not honest L(N, D) points (the schedule had not
-  finished), so the default uses only end points. A CSV without a ``run`` column is a table
-  of end points: every row is its own run and every row is used.
-- ``"all"``: every checkpoint (appropriate for constant-LR or WSD runs); the bootstrap still
-  resamples whole runs.
-- ``min_tokens``: additionally drop points below a token count (e.g. the noisy early part).
-"""
+"""Getting fit inputs out of a CSV or a run store as frames, and choosing which points a law
+sees (``points``: :mod:`scaling.fit.law_table`, whose rule :func:`select_points` applies to a
+frame)."""
 
 from __future__ import annotations
 
@@ -28,20 +18,19 @@ from ..tables import (
     TableError,
     check_rows,
     describe,
-    law_columns,
     read_csv,
     require_numeric,
     resolve,
 )
 from ..units import format_count
+from .law_table import MAIN_BRANCH, POINTS, LawTable, final_rows
 from .laws import FitError
-
-POINTS = ("final", "all")
 
 
 def select_points(df: pd.DataFrame, points: str = "final",
                   min_tokens: float | None = None) -> pd.DataFrame:
-    """Rows of a ``run, tokens, …`` frame that a law fit uses (see module docstring)."""
+    """Rows of a ``run, tokens, …`` frame that a law fit uses (:mod:`scaling.fit.law_table`;
+    rows of WSD branches carry their ``branch``, the main run's ``__main__``)."""
     if points not in POINTS:
         raise FitError(f"unknown points selection {points!r}; use one of {', '.join(POINTS)}")
     out = df
@@ -50,12 +39,12 @@ def select_points(df: pd.DataFrame, points: str = "final",
         if out.empty:
             raise FitError(f"no points with tokens >= {min_tokens:g}; lower --min-tokens")
     if points == "final" and "run" in out.columns:
-        keys = ["run"]
+        branch = None
         if "branch" in out.columns and out["branch"].notna().any():
             out = out.assign(branch=out["branch"].astype(object).where(out["branch"].notna(),
-                                                                       "__main__"))
-            keys.append("branch")
-        out = out.loc[out.groupby(keys, sort=False)["tokens"].idxmax()]
+                                                                       MAIN_BRANCH))
+            branch = out["branch"].to_numpy()
+        out = out.iloc[final_rows(out["run"].to_numpy(), out["tokens"].to_numpy(float), branch)]
     return out.reset_index(drop=True)
 
 
@@ -112,16 +101,8 @@ def load_law_table(path: str | os.PathLike, domain: str | None = None,
         return df, {"domain": domain, "source": str(path)}
     if not path.exists():
         raise TableError(f"no such file or run directory: {path}")
-    df = law_columns(read_csv(path), need_params=need_params, source=str(path))
-    df, notes = check_rows(df, [c for c in ("params", "tokens", "loss") if c in df.columns],
-                           str(path), drop=drop_bad_rows)
-    if "run" not in df.columns:
-        df["run"] = [f"row{i + 2}" for i in range(len(df))]  # spreadsheet row numbers
-    df["run"] = df["run"].astype(str)
-    if "recipe" not in df.columns:
-        df["recipe"] = "all"
-    df["recipe"] = df["recipe"].astype(str)
-    return df, {"domain": None, "source": str(path), "notes": notes}
+    table = LawTable.read_csv(path, need_params=need_params, drop_bad_rows=drop_bad_rows)
+    return table.frame(), {"domain": None, "source": str(path), "notes": table.notes}
 
 
 def skill_table(records: pd.DataFrame) -> pd.DataFrame:

@@ -12,16 +12,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..tables import read_csv
 from ..validate import ConfigError
 from . import frames
-from .data import load_grok_table
-from .grok import fit_grok
 from .laws import LawResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -92,6 +91,9 @@ def fit_grok_source(source: PathLike, *, skill: str | None = None, drop_bad_rows
     """The grokking fit of every curve of a CSV or of a store's ``skill`` records, applied to
     the ``predict`` rows written to ``out``; the table's notes (rows left out) lead the
     warnings."""
+    from .data import load_grok_table  # pandas: the law fit of a CSV runs without it
+    from .grok import fit_grok
+
     table = load_grok_table(source, skill=skill, drop_bad_rows=drop_bad_rows)
     res = fit_grok(table)
     res.warnings[:0] = table.attrs.get("notes", [])

@@ -145,7 +145,7 @@ def pair_savings(law_b: LawResult, law_r: LawResult, N: float, D_b: float,
     Dr = float(fr.invert(pr, Lb, N))
     empty = np.array([])
     Lb_s = Lr_s = s_s = empty
-    if law_b.bootstrap is not None and law_r.bootstrap is not None:
+    if law_b.n_bootstrap and law_r.n_bootstrap:
         sb, sr = law_b.samples(), law_r.samples()
         k = min(len(sb["E"]), len(sr["E"]))
         sb = {n: v[:k] for n, v in sb.items()}
