@@ -151,6 +151,45 @@ def test_rope_scores_depend_on_relative_position_only():
     assert torch.allclose(qs.norm(dim=-1), q.norm().expand(64), atol=1e-4)
 
 
+@pytest.mark.parametrize("used", ["qkv", "qk", "v"])
+def test_split_rotary_matches_the_plain_expression(used):
+    """The eager one-pass RoPE split (custom backward) gives apply_rope's q, k, v and the
+    same gradient, also when some outputs take no part in the loss."""
+    from scaling.train.model import RotaryQKV, apply_rope, rope_tables
+
+    B, T, H, hd = 2, 24, 3, 16
+    cos, sin = rope_tables(T, hd)
+    qkv = torch.randn(B, T, 3, H, hd, generator=torch.Generator().manual_seed(0),
+                      requires_grad=True)
+    plain = apply_rope(qkv[:, :, :2], cos[:, None, None], sin[:, None, None]).unbind(2)
+    plain = [t.transpose(1, 2) for t in (*plain, qkv[:, :, 2])]
+    fused = RotaryQKV.apply(qkv, cos[:, None], sin[:, None])
+    weights = [torch.randn(B, H, T, hd) if n in used else None for n in "qkv"]
+
+    def loss(outs):
+        return sum((o * w).sum() for o, w in zip(outs, weights, strict=True) if w is not None)
+
+    for a, b in zip(fused, plain, strict=True):
+        assert a.shape == b.shape == (B, H, T, hd) and a.is_contiguous()
+        assert torch.allclose(a, b, atol=1e-6)
+    (g_fused,) = torch.autograd.grad(loss(fused), qkv)
+    (g_plain,) = torch.autograd.grad(loss(plain), qkv)
+    assert torch.allclose(g_fused, g_plain, atol=1e-5)
+
+
+def test_split_rotary_under_compile_is_the_plain_expression(monkeypatch):
+    """What torch.compile traces (the plain expression) gives the eager split's values."""
+    from scaling.train.model import rope_tables, split_rotary
+
+    cos, sin = rope_tables(24, 16)
+    qkv = torch.randn(2, 24, 3, 3, 16, generator=torch.Generator().manual_seed(1))
+    eager = split_rotary(qkv, cos[:, None], sin[:, None])
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    traced = split_rotary(qkv, cos[:, None], sin[:, None])
+    for a, b in zip(eager, traced, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
 def test_reinit_select_touches_only_selected():
     m = build_model(_cfg(), seed=0)
     before = {n: p.clone() for n, p in m.named_parameters()}
