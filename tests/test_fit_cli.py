@@ -142,3 +142,16 @@ def test_fit_mixture_cli(tmp_path):
     assert np.corrcoef(P["predicted"], y[60:])[0, 1] > 0.95
     r = runner.invoke(app, ["fit", "mixture", str(tp), "--target", "ppl"])
     assert r.exit_code == 1 and "no target column 'ppl'" in r.output
+
+
+def test_fit_law_starts_blas_with_one_thread_unless_told(monkeypatch):
+    """`fit law` solves under one BLAS thread: the process starts OpenBLAS that way (no thread
+    pool to spin up) unless the user chose a thread count."""
+    from scaling.cli import single_blas_thread_process
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")
+    single_blas_thread_process()
+    import os
+
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "4"
