@@ -147,11 +147,11 @@ def test_fit_mixture_cli(tmp_path):
 def test_fit_law_starts_blas_with_one_thread_unless_told(monkeypatch):
     """`fit law` solves under one BLAS thread: the process starts OpenBLAS that way (no thread
     pool to spin up) unless the user chose a thread count."""
-    from scaling.cli import single_blas_thread_process
-
-    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    monkeypatch.setenv("MKL_NUM_THREADS", "4")
-    single_blas_thread_process()
     import os
 
+    from scaling.cli import single_blas_thread_process
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    monkeypatch.setattr(os, "environ", {**env, "MKL_NUM_THREADS": "4"})  # this test's own
+    single_blas_thread_process()
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "4"
