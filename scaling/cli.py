@@ -93,7 +93,7 @@ def single_blas_thread_process() -> None:
     """Start numpy's BLAS with one thread, unless the user set its thread count: a law fit runs
     every solve under one BLAS thread anyway (:func:`scaling.fit.optim.one_blas_thread`), and
     OpenBLAS's thread pool, started when numpy loads, costs ~0.05–0.1 s of CPU (most of it in
-    the kernel) on a command of ~0.6 s. Only before numpy is imported does this take effect."""
+    the kernel) on a command of ~0.7 s. Only before numpy is imported does this take effect."""
     for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 

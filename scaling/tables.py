@@ -6,7 +6,7 @@ so the accepted aliases and the error messages are the same everywhere.
 Two readers share the checks: :func:`read_csv` (a pandas frame, for the commands that work on
 frames) and :func:`read_columns` (numpy arrays from the stdlib's csv module), which the loss-law
 tables use (:class:`scaling.fit.law_table.LawTable`): ``scaling fit law`` on a CSV then never
-imports pandas, ~0.25 s of a command that takes ~0.6 s. The checks themselves
+imports pandas, ~0.25 s of a command that takes ~0.7 s. The checks themselves
 (:func:`rename_map`, :func:`to_numbers`, :func:`numeric_errors`, :func:`row_problems`) work on
 plain arrays; the frame functions (:func:`resolve`, :func:`require_numeric`,
 :func:`check_rows`) apply them to a frame's columns.

@@ -56,7 +56,7 @@ def test_fit_law_imports_no_torch(tmp_path):
     assert mods["code"] == 0, proc.stderr
     assert json.loads(proc.stdout)["params"]["alpha"] == pytest.approx(0.35, abs=0.05)
     # the law fit of a CSV needs numpy (scipy.optimize only where a start needs polishing):
-    # no torch, no plotting, no lmfit, no scipy.stats, and no pandas (~0.25 s of ~0.6 s: the
+    # no torch, no plotting, no lmfit, no scipy.stats, and no pandas (~0.25 s of ~0.7 s: the
     # CSV is read with the csv module, the result holds arrays)
     assert mods["loaded"] == [], mods
     # the same fit through a frame (whose rows are named as the CSV's): the same numbers

@@ -68,7 +68,7 @@ class LawResult:
 
     The result holds arrays; :attr:`params`, :attr:`bootstrap`, :attr:`correlation` and
     :attr:`data` are the same numbers as pandas frames, built (and pandas imported) on first
-    access, so that ``scaling fit law`` on a CSV never loads pandas (~0.25 s of its ~0.6 s).
+    access, so that ``scaling fit law`` on a CSV never loads pandas (~0.25 s of a ~0.7 s command).
 
     Attributes
     ----------

@@ -58,7 +58,7 @@ def law_fit_page(ctx: ReportContext) -> list:
             cell, bad = _param_cell(lw, c)
             cells.append(cell)
             tint.append("firebrick" if bad else None)
-        rho = float(lw.correlation.loc["alpha", "beta"]) if lw.law_form.uses_size else None
+        rho = lw.alpha_beta_correlation if lw.law_form.uses_size else None
         cells.append("–" if rho is None else f"{rho:+.2f}")
         tint.append("firebrick" if rho is not None and abs(rho) > 0.9 else None)
         rows.append(cells)
