@@ -53,7 +53,7 @@ def describe(column: str) -> str:
     return f"'{column}'" + (f" (aliases: {', '.join(rest)})" if rest else "")
 
 
-def _unreadable(path, e: Exception) -> TableError:
+def _unreadable(path, e: Exception | str) -> TableError:
     return TableError(f"{path} is not a readable CSV table: {e}")
 
 
