@@ -322,8 +322,8 @@ def test_memory_estimate_is_a_lower_bound_that_grows_with_the_model():
 
 def test_the_cheap_checks_agree_with_the_library():
     """The validator's lists and counts are the library's (so they cannot drift apart)."""
-    from scaling.fit.data import POINTS
     from scaling.fit.forms import LAW_FORMS
+    from scaling.fit.law_table import POINTS
     from scaling.shape import non_embedding_params, shape_for
     from scaling.train import RunConfig
     from scaling.validate import FIT_FORMS, FIT_POINTS

@@ -23,7 +23,7 @@ from ..tables import (
     resolve,
 )
 from ..units import format_count
-from .law_table import MAIN_BRANCH, POINTS, LawTable, final_rows
+from .law_table import MAIN_BRANCH, LawTable, selected_rows
 from .laws import FitError
 
 
@@ -31,21 +31,15 @@ def select_points(df: pd.DataFrame, points: str = "final",
                   min_tokens: float | None = None) -> pd.DataFrame:
     """Rows of a ``run, tokens, …`` frame that a law fit uses (:mod:`scaling.fit.law_table`;
     rows of WSD branches carry their ``branch``, the main run's ``__main__``)."""
-    if points not in POINTS:
-        raise FitError(f"unknown points selection {points!r}; use one of {', '.join(POINTS)}")
-    out = df
-    if min_tokens is not None:
-        out = out[out["tokens"] >= float(min_tokens)]
-        if out.empty:
-            raise FitError(f"no points with tokens >= {min_tokens:g}; lower --min-tokens")
-    if points == "final" and "run" in out.columns:
-        branch = None
-        if "branch" in out.columns and out["branch"].notna().any():
-            out = out.assign(branch=out["branch"].astype(object).where(out["branch"].notna(),
-                                                                       MAIN_BRANCH))
-            branch = out["branch"].to_numpy()
-        out = out.iloc[final_rows(out["run"].to_numpy(), out["tokens"].to_numpy(float), branch)]
-    return out.reset_index(drop=True)
+    out, branch = df, None
+    if "branch" in df.columns and df["branch"].notna().any():
+        out = df.assign(branch=df["branch"].astype(object).where(df["branch"].notna(),
+                                                                 MAIN_BRANCH))
+        branch = out["branch"].to_numpy()
+    rows = selected_rows(out["tokens"].to_numpy(float),
+                         out["run"].to_numpy() if "run" in out.columns else None,
+                         branch, points, min_tokens)
+    return out.iloc[rows].reset_index(drop=True)
 
 
 def val_loss_table(metrics: pd.DataFrame, domain: str | None,

@@ -50,11 +50,10 @@ def fit_law_table(table: LawTable, form: str = "chinchilla", bootstrap: int = 0,
                            " fit them one at a time (recipe=...) or use fit_law_recipes")
         else:
             recipe = recipes[0]
-    sizes = table.params
     need = ["tokens", "loss"] + (["params"] if lf.uses_size else [])
     nan = np.isnan(table.tokens) | np.isnan(table.loss)
     if lf.uses_size:
-        nan |= np.isnan(sizes)
+        nan |= np.isnan(table.params)
     notes = []
     if nan.any():
         notes.append(f"{int(nan.sum())} rows with missing {'/'.join(need)} dropped")

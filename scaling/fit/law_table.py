@@ -61,6 +61,24 @@ def final_rows(run: np.ndarray, tokens: np.ndarray, branch: np.ndarray | None = 
     return per_group[np.argsort(first, kind="stable")]
 
 
+def selected_rows(tokens: np.ndarray, run: np.ndarray | None = None,
+                  branch: np.ndarray | None = None, points: str = "final",
+                  min_tokens: float | None = None) -> np.ndarray:
+    """Positions of the points a law fit uses (see the module docstring); ``run`` None: every
+    point is its own run."""
+    if points not in POINTS:
+        raise FitError(f"unknown points selection {points!r}; use one of {', '.join(POINTS)}")
+    rows = np.arange(len(tokens))
+    if min_tokens is not None:
+        rows = rows[np.asarray(tokens, float) >= float(min_tokens)]
+        if not len(rows):
+            raise FitError(f"no points with tokens >= {min_tokens:g}; lower --min-tokens")
+    if points == "final" and run is not None:
+        rows = rows[final_rows(np.asarray(run)[rows], np.asarray(tokens, float)[rows],
+                               None if branch is None else np.asarray(branch)[rows])]
+    return rows
+
+
 @dataclass
 class LawTable:
     """Loss-law points as arrays (one entry per point).
@@ -93,18 +111,8 @@ class LawTable:
         return [] if self.recipe is None else sorted(set(self.recipe.tolist()))
 
     def select(self, points: str = "final", min_tokens: float | None = None) -> LawTable:
-        """The points a law fit uses (see the module docstring)."""
-        if points not in POINTS:
-            raise FitError(f"unknown points selection {points!r}; use one of "
-                           f"{', '.join(POINTS)}")
-        out = self
-        if min_tokens is not None:
-            out = out.take(out.tokens >= float(min_tokens))
-            if not len(out):
-                raise FitError(f"no points with tokens >= {min_tokens:g}; lower --min-tokens")
-        if points == "final":
-            out = out.take(final_rows(out.run, out.tokens, out.branch))
-        return out
+        """The points a law fit uses (:func:`selected_rows`)."""
+        return self.take(selected_rows(self.tokens, self.run, self.branch, points, min_tokens))
 
     # -- reading ------------------------------------------------------------------------
     @classmethod

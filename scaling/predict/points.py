@@ -25,7 +25,8 @@ from ..errors import ScalingError
 from ..fit import cache as fit_cache
 from ..fit import data as fit_data
 from ..fit import load_law_table, optim, select_points
-from ..fit.data import POINTS, val_loss_table
+from ..fit.data import val_loss_table
+from ..fit.law_table import POINTS
 from ..paths import cache_root
 from ..recipe import parse_recipe
 from ..store import Runs, load_runs
